@@ -1,0 +1,230 @@
+"""The `aggregator` command. Heavy libraries are imported inside the commands, so that
+`aggregator --help` stays instant."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aggregator import __version__
+
+app = typer.Typer(
+    help="Official food-security and aid figures (IPC, UN OCHA) in a DuckDB warehouse, with "
+    "the provenance of every number. Start with `aggregator refresh`, then `aggregator status` "
+    "and `aggregator sql`.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+WarehouseOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--warehouse",
+        help="DuckDB file (default: $AGGREGATOR_WAREHOUSE or data/warehouse.duckdb).",
+        show_default=False,
+    ),
+]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    from aggregator.redact import redact_text
+
+    typer.echo(f"error: {redact_text(message)}", err=True)
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"foodsec-aggregator {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    pass
+
+
+@app.command()
+def refresh(
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Source to refresh (repeatable; default: every source). "
+                     "'ipc' is the IPC API."),
+    ] = None,
+    country: Annotated[
+        list[str] | None,
+        typer.Option("--country", "-c", help="Country, ISO2 or ISO3 (repeatable; default: every "
+                     "country the source has)."),
+    ] = None,
+    record: Annotated[
+        Path | None, typer.Option(help="Also save every response under DIR, for later --replay.")
+    ] = None,
+    replay: Annotated[
+        Path | None, typer.Option(help="Serve responses from a recording in DIR instead of the network.")
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Download, validate and publish sources into the warehouse.
+
+    Each source is published whole or not at all; a failing source leaves its previous tables
+    untouched and the others go on. Unchanged downloads (HTTP 304) cost no body and publish
+    nothing. Exit status: 0 when every source succeeded or was unchanged, 1 when any failed
+    (or a source you asked for by name was skipped for want of a key), 2 on bad usage.
+    Keys are read from the environment (IPC_API_KEY); base URLs from IPC_API_URL and kin.
+    """
+    from rich.console import Console
+
+    from aggregator.config import load_settings
+    from aggregator.errors import AggregatorError
+    from aggregator.geo import iso2_from_code
+    from aggregator.pipeline import refresh as run_refresh
+    from aggregator.progress import Reporter
+    from aggregator.sources import RefreshOptions, resolve
+
+    try:
+        settings = load_settings(warehouse)
+        chosen = resolve(source or [])
+        countries = sorted({iso2_from_code(c) for c in country or []})
+    except (AggregatorError, KeyError) as exc:
+        raise _fail(str(exc).strip('"'), 2) from None
+    _log_to_file(settings.log_file)
+    with Reporter() as reporter:
+        try:
+            results = run_refresh(
+                chosen,
+                RefreshOptions(settings=settings, countries=countries),
+                record=record,
+                replay=replay,
+                on_event=reporter.on_event,
+            )
+        except AggregatorError as exc:
+            raise _fail(str(exc)) from None
+    Console().print(reporter.summary(results))
+    typer.echo(f"warehouse: {settings.warehouse}  log: {settings.log_file}")
+    failed = [r for r in results if r.outcome == "failed" or (source and r.outcome == "skipped")]
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(warehouse: WarehouseOption = None) -> None:
+    """Each source's last refresh, last success, freshness and row counts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from aggregator.config import load_settings
+    from aggregator.errors import AggregatorError
+    from aggregator.status import source_status, table_status
+
+    settings = load_settings(warehouse)
+    try:
+        sources, tables = source_status(settings.warehouse), table_status(settings.warehouse)
+    except AggregatorError as exc:
+        raise _fail(str(exc)) from None
+    console = Console()
+    view = Table(title=f"Sources in {settings.warehouse}")
+    for column in ("source", "last run", "outcome", "last success", "age", "rows", "message"):
+        view.add_column(column)
+    for row in sources:
+        view.add_row(*("" if v is None else str(v) for v in row))
+    console.print(view)
+    counts = Table(title="Tables")
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for name, n in tables:
+        counts.add_row(name, f"{n:,}")
+    console.print(counts)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A SQL query (DuckDB dialect) on the warehouse.")],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Run a read-only SQL query on the warehouse and print the result.
+
+    Example: aggregator sql "select phase, population from ipc_phases where level = 'national'"
+    """
+    import duckdb
+
+    from aggregator.config import load_settings
+    from aggregator.errors import AggregatorError
+    from aggregator.warehouse import connect
+
+    settings = load_settings(warehouse)
+    if not settings.warehouse.exists():
+        raise _fail(f"no warehouse at {settings.warehouse}: run `make demo` or `aggregator refresh` first")
+    try:
+        with connect(settings.warehouse, read_only=True) as con:
+            frame = con.execute(query).df()
+    except (duckdb.Error, AggregatorError) as exc:
+        raise _fail(f"query failed: {exc}") from None
+    if format is OutputFormat.csv:
+        frame.to_csv(sys.stdout, index=False)
+    elif format is OutputFormat.json:
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=1) + "\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        view = Table()
+        for column in frame.columns:
+            view.add_column(str(column))
+        for row in frame.itertuples(index=False):
+            view.add_row(*("" if _missing(v) else str(v) for v in row))
+        Console().print(view)
+
+
+def _missing(value: object) -> bool:
+    import pandas as pd
+
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+@app.command()
+def schema(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the data dictionary as Markdown.")] = False,
+) -> None:
+    """Describe every table of the warehouse: columns, types, checks (the data dictionary)."""
+    from aggregator.dictionary import markdown as dictionary
+
+    if markdown:
+        typer.echo(dictionary(), nl=False)
+        return
+    from schemas import TABLES
+
+    for table in TABLES.values():
+        typer.echo(f"{table.name:<14} {table.kind:<5} {table.description}")
+
+
+def _log_to_file(path: Path) -> None:
+    from aggregator.redact import RedactingFilter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("aggregator")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,80 @@
+"""Settings from the environment. Keys come only from the environment, never from files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aggregator.errors import ConfigError
+from aggregator.redact import register_secret
+
+DEFAULT_URLS = {
+    "IPC_API_URL": "https://api.ipcinfo.org",
+}
+# Environment variables holding secrets: masked wherever their values would show.
+SECRET_ENV = ("IPC_API_KEY",)
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+    backoff_initial: float = 1.0  # seconds before the first retry; doubles with jitter
+    backoff_max: float = 60.0
+    retry_after_max: float = 300.0  # never sleep longer than this on a server's Retry-After
+    max_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    warehouse: Path
+    urls: dict[str, str]
+    keys: dict[str, str | None]
+    http: HttpSettings = field(default_factory=HttpSettings)
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.data_dir / "rejects"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "logs" / "aggregator.log"
+
+    def url(self, name: str) -> str:
+        return self.urls[name].rstrip("/")
+
+    def key(self, name: str) -> str | None:
+        return self.keys.get(name)
+
+
+def load_settings(warehouse: Path | None = None) -> Settings:
+    data_dir = Path(os.environ.get("AGGREGATOR_DATA_DIR", "data"))
+    warehouse = warehouse or Path(
+        os.environ.get("AGGREGATOR_WAREHOUSE", str(data_dir / "warehouse.duckdb"))
+    )
+    keys = {name: os.environ.get(name) or None for name in SECRET_ENV}
+    for value in keys.values():
+        register_secret(value)
+    http = HttpSettings(
+        read_timeout=_float("AGGREGATOR_HTTP_TIMEOUT", HttpSettings.read_timeout),
+        max_attempts=int(_float("AGGREGATOR_HTTP_ATTEMPTS", HttpSettings.max_attempts)),
+        backoff_initial=_float("AGGREGATOR_HTTP_BACKOFF", HttpSettings.backoff_initial),
+        max_bytes=int(_float("AGGREGATOR_HTTP_MAX_BYTES", HttpSettings.max_bytes)),
+    )
+    urls = {name: os.environ.get(name) or default for name, default in DEFAULT_URLS.items()}
+    return Settings(data_dir=data_dir, warehouse=warehouse, urls=urls, keys=keys, http=http)

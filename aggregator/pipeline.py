@@ -1,0 +1,171 @@
+"""A refresh: for each source, fetch -> parse -> validate -> publish, each source on its own.
+
+Sources download and parse concurrently in threads; publishing happens one source at a time
+in the calling thread, each in its own transaction, so one failing source never stops or
+spoils another.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from aggregator import warehouse
+from aggregator.errors import AggregatorError
+from aggregator.http import Fetcher, FetchRecord, make_client
+from aggregator.raw import RawStore
+from aggregator.redact import redact_text
+from aggregator.sources import RefreshOptions, Source
+from aggregator.validate import REJECT_COLUMNS, validate
+from schemas.meta import Fetches
+
+log = logging.getLogger("aggregator.refresh")
+FETCH_COLUMNS = list(Fetches.to_schema().columns)
+
+
+@dataclass
+class SourceResult:
+    source: str
+    outcome: str = "failed"
+    message: str | None = None
+    facts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+    fetches: list[FetchRecord] = field(default_factory=list)
+    rejects_dir: Path | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(len(f) for f in self.facts.values()) if self.outcome == "published" else 0
+
+    @property
+    def warnings(self) -> int:
+        return int((self.rejects["severity"] == "warning").sum())
+
+    @property
+    def rejected(self) -> int:
+        return int((self.rejects["severity"] == "error").sum())
+
+    @property
+    def not_modified(self) -> int:
+        return sum(r.not_modified for r in self.fetches)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def refresh(
+    sources: list[Source],
+    options: RefreshOptions,
+    *,
+    record: Path | None = None,
+    replay: Path | None = None,
+    on_event=None,
+    on_result=None,
+) -> list[SourceResult]:
+    settings = options.settings
+    mode = "replay" if replay else "record" if record else "live"
+    run_id = new_run_id()
+    started = datetime.now(UTC)
+    results: list[SourceResult] = []
+    with warehouse.refresh_lock(settings.warehouse):
+        known = {s.name: warehouse.validators(settings.warehouse, s.name) for s in sources}
+        raw = RawStore(settings.raw_dir)
+        with make_client(settings.http, record=record, replay=replay) as client, ThreadPoolExecutor(
+            max_workers=max(1, min(4, len(sources)))
+        ) as pool:
+            futures = {}
+            for source in sources:
+                fetcher = Fetcher(
+                    client,
+                    source=source.name,
+                    run_id=run_id,
+                    raw=raw,
+                    settings=settings.http,
+                    validators=known[source.name],
+                    on_event=on_event,
+                )
+                futures[pool.submit(_run_source, source, fetcher, options, run_id, mode)] = source
+            for future in as_completed(futures):
+                result = future.result()
+                _write_rejects(result, settings.rejects_dir / run_id)
+                _publish(result, run_id, started, mode, settings.warehouse)
+                log.info("%s: %s %s", result.source, result.outcome, result.message or "")
+                results.append(result)
+                if on_result:
+                    on_result(result)
+    return sorted(results, key=lambda r: r.source)
+
+
+def _run_source(source: Source, fetcher: Fetcher, options: RefreshOptions, run_id: str, mode: str) -> SourceResult:
+    result = SourceResult(source.name, fetches=fetcher.records)
+    if source.key_env and mode != "replay" and not options.settings.key(source.key_env):
+        result.outcome = "skipped"
+        result.message = f"{source.key_env} is not set: {source.key_help}"
+        return result
+    try:
+        tables = source.extract(fetcher, options)
+    except AggregatorError as exc:
+        result.message = redact_text(str(exc))
+        return result
+    except Exception as exc:  # a bug or an unforeseen shape: fail this source, keep the others
+        log.error("%s: unexpected error\n%s", source.name, redact_text(traceback.format_exc()))
+        result.message = redact_text(f"unexpected {type(exc).__name__}: {exc}")
+        return result
+    if fetcher.records and all(r.not_modified for r in fetcher.records):
+        result.outcome = "not_modified"
+        result.message = "every download answered 304 Not Modified: tables left as they were"
+        return result
+    checked = [validate(name, tables[name], run_id=run_id, source=source.name) for name in source.tables]
+    result.rejects = pd.concat([c.rejects for c in checked], ignore_index=True)
+    failed = [c for c in checked if c.data is None]
+    if failed:
+        result.message = "; ".join(f"{c.table}: {c.errors} failure case(s)" for c in failed)
+        return result
+    result.facts = {c.table: c.data for c in checked}
+    result.outcome = "published"
+    return result
+
+
+def _write_rejects(result: SourceResult, folder: Path) -> None:
+    if result.rejects.empty:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, cases in result.rejects.groupby("table_name"):
+        path = folder / f"{result.source}.{table}.csv"
+        cases.to_csv(path, index=False)
+    result.rejects_dir = folder
+    if result.outcome == "failed":
+        result.message = f"{result.message} (see {folder})"
+
+
+def _publish(result: SourceResult, run_id: str, started: datetime, mode: str, path: Path) -> None:
+    fetches = pd.DataFrame([asdict(r) for r in result.fetches], columns=FETCH_COLUMNS)
+    run = {
+        "run_id": run_id,
+        "source": result.source,
+        "started_at": started,
+        "finished_at": datetime.now(UTC),
+        "outcome": result.outcome,
+        "rows": result.rows,
+        "warnings": result.warnings,
+        "rejected": result.rejected,
+        "requests": len(result.fetches),
+        "not_modified": result.not_modified,
+        "message": result.message,
+        "mode": mode,
+    }
+    facts = result.facts if result.outcome == "published" else {}
+    try:
+        warehouse.publish(path, facts=facts, run=run, fetches=fetches, rejects=result.rejects)
+    except (AggregatorError, OSError, RuntimeError) as exc:
+        result.outcome = "failed"
+        result.message = redact_text(f"could not publish to {path}: {exc}")

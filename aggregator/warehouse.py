@@ -1,0 +1,188 @@
+"""The only writer of the DuckDB warehouse.
+
+Tables are created from the pandera models in ``schemas`` (columns added when a model grows).
+A source's result is published in one transaction: its fact rows replaced by vintage, its
+fetches, rejects and run row appended. DuckDB commits atomically through its write-ahead log,
+so a crash at any point leaves the last committed state. A lock file keeps a second refresh
+out, and the warehouse is opened only for the short publish, not while downloading.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from aggregator.errors import LockHeld, WarehouseError
+from aggregator.http import Validator
+from schemas import TABLES, Table
+
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "str": "VARCHAR",
+    "Int64": "BIGINT",
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+    "bool": "BOOLEAN",
+    "datetime64[ns]": "TIMESTAMP",
+}
+
+
+def sql_type(column) -> str:
+    override = (column.metadata or {}).get("sql_type")
+    if override:
+        return override
+    name = str(column.dtype)
+    if name.startswith("string"):
+        return "VARCHAR"
+    if name.startswith("datetime64[ns,"):
+        return "TIMESTAMPTZ"
+    try:
+        return _SQL_TYPES[name]
+    except KeyError:
+        raise WarehouseError(f"no SQL type for pandas dtype {name}") from None
+
+
+def columns_of(table: Table) -> dict[str, str]:
+    return {name: sql_type(col) for name, col in table.model.to_schema().columns.items()}
+
+
+@contextmanager
+def refresh_lock(warehouse: Path) -> Iterator[None]:
+    """Held for a whole refresh. flock is released by the kernel if the process dies."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    path = warehouse.with_name(warehouse.name + ".lock")
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown process"
+        handle.close()
+        raise LockHeld(f"another refresh holds {path} ({holder}); try again when it has finished") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}\n")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.truncate(0)
+        handle.close()
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in TABLES.values():
+        wanted = columns_of(table)
+        existing = {
+            row[0]: row[1]
+            for row in con.execute(
+                "select column_name, data_type from information_schema.columns where table_name = ?",
+                [table.name],
+            ).fetchall()
+        }
+        if not existing:
+            cols = ", ".join(f'"{c}" {t}' for c, t in wanted.items())
+            con.execute(f'create table "{table.name}" ({cols})')
+            continue
+        for column, type_ in wanted.items():
+            if column not in existing:
+                con.execute(f'alter table "{table.name}" add column "{column}" {type_}')
+
+
+def validators(path: Path, source: str) -> dict[str, Validator]:
+    """Last good download of each URL of a source, for conditional GET.
+
+    Only downloads of runs whose data was published (or confirmed unchanged) count: after a
+    failed validation the next refresh must fetch the body again, not accept a 304.
+    """
+    if not path.exists():
+        return {}
+    with connect(path, read_only=True) as con:
+        if not con.execute("select 1 from information_schema.tables where table_name = 'fetches'").fetchall():
+            return {}
+        rows = con.execute(
+            """
+            select f.url, f.etag, f.last_modified, f.sha256, f.raw_path
+            from fetches f join runs r using (run_id, source)
+            where f.source = ? and f.sha256 is not null and f.error is null
+              and r.outcome in ('published', 'not_modified')
+            qualify row_number() over (partition by f.url order by f.requested_at desc) = 1
+            """,
+            [source],
+        ).fetchall()
+    return {url: Validator(etag, lm, sha, raw) for url, etag, lm, sha, raw in rows}
+
+
+def publish(
+    path: Path,
+    *,
+    facts: dict[str, pd.DataFrame],
+    run: dict,
+    fetches: pd.DataFrame,
+    rejects: pd.DataFrame,
+) -> None:
+    """Writes one source's outcome in a single transaction: all of it or none of it."""
+    meta = {"fetches": fetches, "rejects": rejects, "runs": pd.DataFrame([run])}
+    meta = {name: TABLES[name].model.validate(frame) for name, frame in meta.items()}
+    try:
+        with connect(path) as con:
+            ensure_tables(con)
+            con.execute("begin transaction")
+            try:
+                for name, frame in facts.items():
+                    _replace_vintages(con, TABLES[name], frame, run["source"])
+                for name, frame in meta.items():
+                    _append(con, name, frame)
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+    except duckdb.Error as exc:
+        raise WarehouseError(f"publishing {run['source']} to {path} failed, nothing written: {exc}") from exc
+
+
+def _replace_vintages(con: duckdb.DuckDBPyConnection, table: Table, frame: pd.DataFrame, source: str) -> None:
+    con.register("staged", frame)
+    try:
+        if table.replace_by:
+            con.execute(
+                f'delete from "{table.name}" where source = ? and "{table.replace_by}" in '
+                f'(select distinct "{table.replace_by}" from staged)',
+                [source],
+            )
+        else:
+            con.execute(f'delete from "{table.name}" where source = ?', [source])
+        con.execute(f'insert into "{table.name}" by name select * from staged')
+    finally:
+        con.unregister("staged")
+
+
+def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("staged", frame)
+    try:
+        con.execute(f'insert into "{name}" by name select * from staged')
+    finally:
+        con.unregister("staged")
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in TABLES if t in present}
+

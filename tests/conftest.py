@@ -1,0 +1,45 @@
+"""Shared fixtures. Recorded real responses are read from ../shared/recorded (never copied
+into the project); tests that need them skip cleanly where that folder is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDED = Path(os.environ.get("AGGREGATOR_RECORDED", ROOT.parent / "shared" / "recorded"))
+DEMO = ROOT / "data" / "demo"
+
+
+@pytest.fixture
+def recorded() -> Path:
+    if not RECORDED.is_dir():
+        pytest.skip(f"recorded data not available at {RECORDED}")
+    return RECORDED
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated data directory and environment: no real keys, fast retries."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(data))
+    monkeypatch.delenv("AGGREGATOR_WAREHOUSE", raising=False)
+    monkeypatch.delenv("IPC_API_KEY", raising=False)
+    monkeypatch.delenv("IPC_API_URL", raising=False)
+    monkeypatch.setenv("AGGREGATOR_HTTP_BACKOFF", "0.01")
+    monkeypatch.setenv("AGGREGATOR_HTTP_ATTEMPTS", "4")
+    monkeypatch.setenv("AGGREGATOR_HTTP_TIMEOUT", "5")
+    return data
+
+
+def replay_dir_from_recorded(recorded: Path, target: Path, countries: list[str]) -> Path:
+    """Lays the recorded IPC API answers out as a replay directory (in tmp, not the repo)."""
+    host = target / "api.ipcinfo.org"
+    host.mkdir(parents=True, exist_ok=True)
+    (host / "analyses@type=A.body").write_bytes((recorded / "ipc-api" / "analyses-type-a.json").read_bytes())
+    for iso2 in countries:
+        source = recorded / "ipc-api" / f"population-country-{iso2.lower()}.json"
+        (host / f"population@country={iso2.upper()}.body").write_bytes(source.read_bytes())
+    return target
