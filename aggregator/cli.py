@@ -173,29 +173,14 @@ def sql(
         raise _fail(f"no warehouse at {settings.warehouse}: run `make demo` or `aggregator refresh` first")
     try:
         with connect(settings.warehouse, read_only=True) as con:
-            frame = con.execute(query).df()
+            cursor = con.execute(query)
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchall()
     except (duckdb.Error, AggregatorError) as exc:
         raise _fail(f"query failed: {exc}") from None
-    if format is OutputFormat.csv:
-        frame.to_csv(sys.stdout, index=False)
-    elif format is OutputFormat.json:
-        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=1) + "\n")
-    else:
-        from rich.console import Console
-        from rich.table import Table
+    from aggregator.output import write_rows
 
-        view = Table()
-        for column in frame.columns:
-            view.add_column(str(column))
-        for row in frame.itertuples(index=False):
-            view.add_row(*("" if _missing(v) else str(v) for v in row))
-        Console().print(view)
-
-
-def _missing(value: object) -> bool:
-    import pandas as pd
-
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+    write_rows(columns, rows, format.value, sys.stdout)
 
 
 @app.command()

@@ -133,7 +133,7 @@ class _Wait(tenacity.wait.wait_base):
 
     def __init__(self, settings: HttpSettings):
         self.backoff = tenacity.wait_exponential_jitter(
-            initial=settings.backoff_initial, max=settings.backoff_max, jitter=settings.backoff_initial
+            multiplier=settings.backoff_initial, max=settings.backoff_max, jitter=settings.backoff_initial
         )
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:

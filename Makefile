@@ -1,0 +1,45 @@
+# foodsec-aggregator. `make` alone lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+AGG    := $(BIN)/aggregator
+ARGS   ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo refresh status test lint docs clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(VENV)/.installed ## Create .venv and install the project with its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: setup ## Refresh the warehouse from the bundled snapshot (data/demo) and show it
+	$(AGG) refresh --replay data/demo
+	$(AGG) sql "select a.title, p.period, p.period_start, p.period_end, p.phase, p.population, p.fraction \
+	  from ipc_phases p join ipc_analyses a using (source, analysis_id) \
+	  where p.level = 'national' and p.phase in ('3+', '5') order by a.analysis_date, p.period, p.phase"
+
+refresh: setup ## Refresh from the live services (keys from the environment; ARGS="--source ipc --country PS")
+	$(AGG) refresh $(ARGS)
+
+status: setup ## Show each source's last refresh and the table sizes
+	$(AGG) status
+
+test: setup ## Run the test suite
+	$(BIN)/pytest -q
+
+lint: setup ## Check style and common mistakes
+	$(BIN)/ruff check aggregator schemas tests
+	$(BIN)/ruff format --check aggregator schemas tests
+
+docs: setup ## Regenerate docs/data-dictionary.md from the schemas
+	$(AGG) schema --markdown > docs/data-dictionary.md
+
+clean: ## Remove the warehouse, raw store, rejects and logs (not the demo snapshot)
+	rm -rf data/raw data/rejects data/logs data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock
