@@ -54,7 +54,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     pass
@@ -64,19 +67,26 @@ def main(
 def refresh(
     source: Annotated[
         list[str] | None,
-        typer.Option("--source", "-s", help="Source to refresh (repeatable; default: every source). "
-                     "'ipc' is the IPC API."),
+        typer.Option(
+            "--source",
+            "-s",
+            help="Source to refresh (repeatable; default: every source). 'ipc' is the IPC API.",
+        ),
     ] = None,
     country: Annotated[
         list[str] | None,
-        typer.Option("--country", "-c", help="Country, ISO2 or ISO3 (repeatable; default: every "
-                     "country the source has)."),
+        typer.Option(
+            "--country",
+            "-c",
+            help="Country, ISO2 or ISO3 (repeatable; default: every country the source has).",
+        ),
     ] = None,
     record: Annotated[
         Path | None, typer.Option(help="Also save every response under DIR, for later --replay.")
     ] = None,
     replay: Annotated[
-        Path | None, typer.Option(help="Serve responses from a recording in DIR instead of the network.")
+        Path | None,
+        typer.Option(help="Serve responses from a recording in DIR instead of the network."),
     ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
@@ -155,7 +165,9 @@ def status(warehouse: WarehouseOption = None) -> None:
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="A SQL query (DuckDB dialect) on the warehouse.")],
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.table,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Run a read-only SQL query on the warehouse and print the result.
@@ -170,7 +182,9 @@ def sql(
 
     settings = load_settings(warehouse)
     if not settings.warehouse.exists():
-        raise _fail(f"no warehouse at {settings.warehouse}: run `make demo` or `aggregator refresh` first")
+        raise _fail(
+            f"no warehouse at {settings.warehouse}: run `make demo` or `aggregator refresh` first"
+        )
     try:
         with connect(settings.warehouse, read_only=True) as con:
             cursor = con.execute(query)
@@ -185,7 +199,9 @@ def sql(
 
 @app.command()
 def schema(
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the data dictionary as Markdown.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the data dictionary as Markdown.")
+    ] = False,
 ) -> None:
     """Describe every table of the warehouse: columns, types, checks (the data dictionary)."""
     from aggregator.dictionary import markdown as dictionary

@@ -31,7 +31,9 @@ def markdown() -> str:
             if column.unique:
                 checks = ", ".join(filter(None, [checks, "unique"]))
             null = "yes" if column.nullable else "no"
-            lines.append(f"| `{name}` | {sql_type(column)} | {null} | {checks} | {column.description or ''} |")
+            lines.append(
+                f"| `{name}` | {sql_type(column)} | {null} | {checks} | {column.description or ''} |"
+            )
         table_checks = [c.name for c in schema.checks]
         if table.warnings is not None:
             table_checks += [f"{c.name} (warning)" for c in table.warnings.to_schema().checks]

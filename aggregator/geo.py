@@ -21,7 +21,11 @@ def iso3_from_iso2(iso2: str) -> str:
 def iso2_from_code(code: str) -> str:
     """ISO2 from an ISO2 or ISO3 code, as users type either on the command line."""
     code = code.strip().upper()
-    country = pycountry.countries.get(alpha_2=code) if len(code) == 2 else pycountry.countries.get(alpha_3=code)
+    country = (
+        pycountry.countries.get(alpha_2=code)
+        if len(code) == 2
+        else pycountry.countries.get(alpha_3=code)
+    )
     if country is None:
         raise AggregatorError(f"unknown country code {code!r} (use ISO 3166-1 alpha-2 or alpha-3)")
     return country.alpha_2

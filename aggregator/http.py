@@ -11,7 +11,6 @@ raw store, and a provenance record for every request. Anything that goes wrong l
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,7 +132,9 @@ class _Wait(tenacity.wait.wait_base):
 
     def __init__(self, settings: HttpSettings):
         self.backoff = tenacity.wait_exponential_jitter(
-            multiplier=settings.backoff_initial, max=settings.backoff_max, jitter=settings.backoff_initial
+            multiplier=settings.backoff_initial,
+            max=settings.backoff_max,
+            jitter=settings.backoff_initial,
         )
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
@@ -181,7 +182,9 @@ class Fetcher:
         return record
 
     def get(self, url: str, params: dict[str, str | None] | None = None) -> Fetched:
-        request_url = httpx.URL(url, params={k: v for k, v in (params or {}).items() if v is not None})
+        request_url = httpx.URL(
+            url, params={k: v for k, v in (params or {}).items() if v is not None}
+        )
         public_url = redact_url(str(request_url))
         record = self._new_record(public_url)
         self.on_event("start", record)
@@ -203,6 +206,8 @@ class Fetcher:
             self._fail(record, f"HTTP {exc.status} after {record.attempts} attempts")
         except httpx.HTTPError as exc:
             self._fail(record, f"{type(exc).__name__}: {exc} (after {record.attempts} attempts)")
+        except FetchError as exc:
+            self._fail(record, exc.reason)
         except AggregatorError as exc:
             self._fail(record, str(exc))
         self.on_event("done", record)
@@ -229,7 +234,9 @@ class Fetcher:
             if response.status_code == 304 and previous:
                 record.not_modified = True
                 record.etag = response.headers.get("etag") or previous.etag
-                record.last_modified = response.headers.get("last-modified") or previous.last_modified
+                record.last_modified = (
+                    response.headers.get("last-modified") or previous.last_modified
+                )
                 record.sha256, record.raw_path = previous.sha256, previous.raw_path
                 record.bytes = Path(previous.raw_path).stat().st_size
                 return Fetched(record, Path(previous.raw_path))
@@ -241,7 +248,9 @@ class Fetcher:
                     writer.write(chunk)
                     if writer.size > self.settings.max_bytes:
                         raise FetchError(
-                            self.source, record.url, f"body larger than the {self.settings.max_bytes:,}-byte cap"
+                            self.source,
+                            record.url,
+                            f"body larger than the {self.settings.max_bytes:,}-byte cap",
                         )
                     self.on_event("bytes", record)
                 self._check_complete(response, record)
@@ -256,7 +265,9 @@ class Fetcher:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.settings.max_bytes:
             raise FetchError(
-                self.source, record.url, f"Content-Length {int(declared):,} exceeds the {self.settings.max_bytes:,}-byte cap"
+                self.source,
+                record.url,
+                f"Content-Length {int(declared):,} exceeds the {self.settings.max_bytes:,}-byte cap",
             )
 
     def _check_complete(self, response: httpx.Response, record: FetchRecord) -> None:

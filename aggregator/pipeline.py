@@ -79,9 +79,10 @@ def refresh(
     with warehouse.refresh_lock(settings.warehouse):
         known = {s.name: warehouse.validators(settings.warehouse, s.name) for s in sources}
         raw = RawStore(settings.raw_dir)
-        with make_client(settings.http, record=record, replay=replay) as client, ThreadPoolExecutor(
-            max_workers=max(1, min(4, len(sources)))
-        ) as pool:
+        with (
+            make_client(settings.http, record=record, replay=replay) as client,
+            ThreadPoolExecutor(max_workers=max(1, min(4, len(sources)))) as pool,
+        ):
             futures = {}
             for source in sources:
                 fetcher = Fetcher(
@@ -105,7 +106,9 @@ def refresh(
     return sorted(results, key=lambda r: r.source)
 
 
-def _run_source(source: Source, fetcher: Fetcher, options: RefreshOptions, run_id: str, mode: str) -> SourceResult:
+def _run_source(
+    source: Source, fetcher: Fetcher, options: RefreshOptions, run_id: str, mode: str
+) -> SourceResult:
     result = SourceResult(source.name, fetches=fetcher.records)
     if source.key_env and mode != "replay" and not options.settings.key(source.key_env):
         result.outcome = "skipped"
@@ -124,7 +127,9 @@ def _run_source(source: Source, fetcher: Fetcher, options: RefreshOptions, run_i
         result.outcome = "not_modified"
         result.message = "every download answered 304 Not Modified: tables left as they were"
         return result
-    checked = [validate(name, tables[name], run_id=run_id, source=source.name) for name in source.tables]
+    checked = [
+        validate(name, tables[name], run_id=run_id, source=source.name) for name in source.tables
+    ]
     result.rejects = pd.concat([c.rejects for c in checked], ignore_index=True)
     failed = [c for c in checked if c.data is None]
     if failed:

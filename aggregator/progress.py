@@ -51,7 +51,9 @@ class Reporter:
 
     def _update_live(self, record: FetchRecord, counts: list[int], event: str) -> None:
         if record.source not in self._tasks:
-            self._tasks[record.source] = self.progress.add_task("", total=None, source=record.source, requests=0, mb=0.0)
+            self._tasks[record.source] = self.progress.add_task(
+                "", total=None, source=record.source, requests=0, mb=0.0
+            )
         if event == "done" and record.bytes:
             counts[1] += record.bytes
         self.progress.update(self._tasks[record.source], requests=counts[0], mb=counts[1] / 1e6)
@@ -63,14 +65,32 @@ class Reporter:
             what = "304 not modified"
         else:
             what = f"{record.status} {record.bytes or 0:,} bytes"
-        retries = f" after {record.attempts} attempts" if record.attempts > 1 else ""
+        retries = f" after {record.attempts} attempts" if record.attempts > 1 and not record.error else ""
         print(f"{record.source}: GET {record.url} -> {what}{retries}", file=sys.stderr, flush=True)
 
     def summary(self, results) -> Table:
         table = Table(title="Refresh summary", show_lines=False)
-        for column in ("source", "status", "rows", "warnings", "rejected", "not modified", "message"):
-            table.add_column(column, justify="right" if column in ("rows", "warnings", "rejected", "not modified") else "left")
-        styles = {"published": "green", "not_modified": "cyan", "skipped": "yellow", "failed": "bold red"}
+        for column in (
+            "source",
+            "status",
+            "rows",
+            "warnings",
+            "rejected",
+            "not modified",
+            "message",
+        ):
+            table.add_column(
+                column,
+                justify="right"
+                if column in ("rows", "warnings", "rejected", "not modified")
+                else "left",
+            )
+        styles = {
+            "published": "green",
+            "not_modified": "cyan",
+            "skipped": "yellow",
+            "failed": "bold red",
+        }
         for r in results:
             table.add_row(
                 r.source,

@@ -28,14 +28,15 @@ def redact_text(text: str) -> str:
     for value in sorted(_known_values, key=len, reverse=True):
         text = text.replace(value, MASK)
     # Parameters named as secrets, whatever their value (covers keys we were never told of).
-    return re.sub(
-        r"(?i)\b(" + "|".join(SECRET_PARAMS) + r")=([^&\s\"'#]+)", rf"\1={MASK}", text
-    )
+    return re.sub(r"(?i)\b(" + "|".join(SECRET_PARAMS) + r")=([^&\s\"'#]+)", rf"\1={MASK}", text)
 
 
 def redact_url(url: str) -> str:
     parts = urlsplit(str(url))
-    query = [(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [
+        (k, MASK if k.lower() in SECRET_PARAMS else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
     return redact_text(urlunsplit(parts._replace(query=urlencode(query, safe="*"))))
 
 

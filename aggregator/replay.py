@@ -49,7 +49,10 @@ class ReplayTransport(httpx.BaseTransport):
             return httpx.Response(304, headers={"etag": etag}, request=request)
         # A stream, not content=, so the response is read (and counted) like a network one.
         return httpx.Response(
-            meta.get("status", 200), headers=headers, stream=httpx.ByteStream(body.read_bytes()), request=request
+            meta.get("status", 200),
+            headers=headers,
+            stream=httpx.ByteStream(body.read_bytes()),
+            request=request,
         )
 
 
@@ -60,6 +63,9 @@ class RecordingTransport(httpx.BaseTransport):
         self.root, self.inner = root, inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        # A recording must hold full bodies: a 304 would overwrite one with nothing.
+        for name in ("if-none-match", "if-modified-since"):
+            request.headers.pop(name, None)
         response = self.inner.handle_request(request)
         content = response.read()
         headers = {k: response.headers[k] for k in KEPT_HEADERS if k in response.headers}
@@ -68,10 +74,21 @@ class RecordingTransport(httpx.BaseTransport):
         body = recording_path(self.root, request.url)
         body.parent.mkdir(parents=True, exist_ok=True)
         body.write_bytes(content)
-        meta = {"url": redact_url(str(request.url)), "status": response.status_code, "headers": headers}
+        meta = {
+            "url": redact_url(str(request.url)),
+            "status": response.status_code,
+            "headers": headers,
+        }
         meta_path(body).write_text(redact_text(json.dumps(meta, indent=1)) + "\n")
         # httpx has already decoded the body, so the encoding header no longer applies.
-        headers_out = [(k, v) for k, v in response.headers.items() if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        headers_out = [
+            (k, v)
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
         return httpx.Response(
-            response.status_code, headers=headers_out, stream=httpx.ByteStream(content), request=request
+            response.status_code,
+            headers=headers_out,
+            stream=httpx.ByteStream(content),
+            request=request,
         )

@@ -37,7 +37,10 @@ SOURCES: dict[str, Source] = {
             title="IPC API: acute food insecurity analyses and populations by phase",
             tables=("ipc_analyses", "ipc_phases"),
             extract=lambda fetcher, opts: ipc.extract(
-                fetcher, opts.settings.url("IPC_API_URL"), opts.settings.key("IPC_API_KEY"), opts.countries
+                fetcher,
+                opts.settings.url("IPC_API_URL"),
+                opts.settings.key("IPC_API_KEY"),
+                opts.countries,
             ),
             url_env="IPC_API_URL",
             key_env="IPC_API_KEY",

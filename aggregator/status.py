@@ -11,14 +11,16 @@ from aggregator.warehouse import connect, table_counts
 
 def _open(path: Path):
     if not path.exists():
-        raise WarehouseError(f"no warehouse at {path}: run `make demo` or `aggregator refresh` first")
+        raise WarehouseError(
+            f"no warehouse at {path}: run `make demo` or `aggregator refresh` first"
+        )
     return connect(path, read_only=True)
 
 
 def source_status(path: Path) -> list[tuple]:
     """source, last run, its outcome, last success, age of the last success, rows, message."""
     with _open(path) as con:
-        rows = con.execute(
+        found = con.execute(
             """
             with last as (
                 select * from runs qualify row_number() over (partition by source order by finished_at desc) = 1
@@ -36,9 +38,19 @@ def source_status(path: Path) -> list[tuple]:
         ).fetchall()
     now = datetime.now(UTC)
     out = []
-    for source, last_at, outcome, good_at, rows, message in rows:
+    for source, last_at, outcome, good_at, rows, message in found:
         age = _age(now - good_at) if good_at else "never succeeded"
-        out.append((source, f"{last_at:%Y-%m-%d %H:%M}Z", outcome, good_at and f"{good_at:%Y-%m-%d %H:%M}Z", age, rows, message))
+        out.append(
+            (
+                source,
+                f"{last_at:%Y-%m-%d %H:%M}Z",
+                outcome,
+                good_at and f"{good_at:%Y-%m-%d %H:%M}Z",
+                age,
+                rows,
+                message,
+            )
+        )
     return out
 
 

@@ -43,7 +43,9 @@ def validate(table: str, df: pd.DataFrame, *, run_id: str, source: str) -> Valid
             spec.warnings.validate(data, lazy=True)
         except pa.errors.SchemaErrors as exc:
             warnings = _rejects(exc.failure_cases, data, spec.key, "warning", run_id, source, table)
-    return Validation(table, data, pd.concat([errors, warnings], ignore_index=True) if len(warnings) else errors)
+    return Validation(
+        table, data, pd.concat([errors, warnings], ignore_index=True) if len(warnings) else errors
+    )
 
 
 def _empty() -> pd.DataFrame:
@@ -51,7 +53,13 @@ def _empty() -> pd.DataFrame:
 
 
 def _rejects(
-    cases: pd.DataFrame, df: pd.DataFrame, key: tuple[str, ...], severity: str, run_id: str, source: str, table: str
+    cases: pd.DataFrame,
+    df: pd.DataFrame,
+    key: tuple[str, ...],
+    severity: str,
+    run_id: str,
+    source: str,
+    table: str,
 ) -> pd.DataFrame:
     cases = cases.copy()
     row_level = cases["schema_context"] == "DataFrameSchema"
@@ -81,11 +89,16 @@ def _rejects(
     present_key = [k for k in key if k in df.columns]
     if present_key and mask.any():
         keys = df.loc[positions, present_key].astype(str)
-        out.loc[mask, "row_key"] = [", ".join(f"{k}={v}" for k, v in zip(present_key, r, strict=True)) for r in keys.itertuples(index=False)]
+        out.loc[mask, "row_key"] = [
+            ", ".join(f"{k}={v}" for k, v in zip(present_key, r, strict=True))
+            for r in keys.itertuples(index=False)
+        ]
     if "fetch_id" in df.columns and mask.any():
         out.loc[mask, "fetch_id"] = df.loc[positions, "fetch_id"].astype(str).to_numpy()
     if "population" in df.columns and mask.any():
         whole_row = mask & row_level.to_numpy()
-        out.loc[whole_row, "value"] = df.loc[rows[whole_row].to_numpy(), "population"].astype(str).to_numpy()
+        out.loc[whole_row, "value"] = (
+            df.loc[rows[whole_row].to_numpy(), "population"].astype(str).to_numpy()
+        )
         out.loc[whole_row, "column_name"] = "population"
     return out[REJECT_COLUMNS]

@@ -59,17 +59,21 @@ def refresh_lock(warehouse: Path) -> Iterator[None]:
     """Held for a whole refresh. flock is released by the kernel if the process dies."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     path = warehouse.with_name(warehouse.name + ".lock")
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the whole refresh, closed below
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
         holder = handle.read().strip() or "unknown process"
         handle.close()
-        raise LockHeld(f"another refresh holds {path} ({holder}); try again when it has finished") from None
+        raise LockHeld(
+            f"another refresh holds {path} ({holder}); try again when it has finished"
+        ) from None
     handle.seek(0)
     handle.truncate()
-    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}\n")
+    handle.write(
+        f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}\n"
+    )
     handle.flush()
     try:
         yield
@@ -113,7 +117,9 @@ def validators(path: Path, source: str) -> dict[str, Validator]:
     if not path.exists():
         return {}
     with connect(path, read_only=True) as con:
-        if not con.execute("select 1 from information_schema.tables where table_name = 'fetches'").fetchall():
+        if not con.execute(
+            "select 1 from information_schema.tables where table_name = 'fetches'"
+        ).fetchall():
             return {}
         rows = con.execute(
             """
@@ -153,10 +159,14 @@ def publish(
                 con.execute("rollback")
                 raise
     except duckdb.Error as exc:
-        raise WarehouseError(f"publishing {run['source']} to {path} failed, nothing written: {exc}") from exc
+        raise WarehouseError(
+            f"publishing {run['source']} to {path} failed, nothing written: {exc}"
+        ) from exc
 
 
-def _replace_vintages(con: duckdb.DuckDBPyConnection, table: Table, frame: pd.DataFrame, source: str) -> None:
+def _replace_vintages(
+    con: duckdb.DuckDBPyConnection, table: Table, frame: pd.DataFrame, source: str
+) -> None:
     con.register("staged", frame)
     try:
         if table.replace_by:
@@ -183,6 +193,9 @@ def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> N
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
-    return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in TABLES if t in present}
-
+    present = {
+        r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+    }
+    return {
+        t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in TABLES if t in present
+    }

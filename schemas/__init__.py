@@ -34,7 +34,9 @@ class Table:
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        Table("ipc_analyses", IpcAnalyses, ("source", "analysis_id"), "fact", replace_by="analysis_id"),
+        Table(
+            "ipc_analyses", IpcAnalyses, ("source", "analysis_id"), "fact", replace_by="analysis_id"
+        ),
         Table(
             "ipc_phases",
             ipc_phases.IpcPhases,

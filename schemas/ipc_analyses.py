@@ -13,7 +13,9 @@ class IpcAnalyses(pa.DataFrameModel):
     """IPC acute food insecurity analyses (condition A), one row per analysis."""
 
     source: Series[str] = field("Where the row came from: ipc_api or ipc_hdx.", isin=IPC_SOURCES)
-    analysis_id: Series[str] = field("IPC analysis id (IPC's own; one analysis is one vintage).", unique=True)
+    analysis_id: Series[str] = field(
+        "IPC analysis id (IPC's own; one analysis is one vintage).", unique=True
+    )
     country_iso2: Series[str] = iso2_field()
     country_iso3: Series[str] = iso3_field()
     title: Series[str] = field("Title as published by IPC.")

@@ -134,5 +134,7 @@ class IpcPhasesConsistency(pa.DataFrameModel):
         both = pd.concat([national, areas], axis=1, keys=["national", "areas"], join="inner")
         ok = _within_rounding(both["national"], both["areas"])
         failing = ok[~ok].index
-        flagged = pd.MultiIndex.from_frame(df[by]).isin(failing) & (df["level"] == "national").to_numpy()
+        flagged = (
+            pd.MultiIndex.from_frame(df[by]).isin(failing) & (df["level"] == "national").to_numpy()
+        )
         return pd.Series(~flagged, index=df.index)

@@ -16,8 +16,12 @@ class Runs(pa.DataFrameModel):
 
     run_id: Series[str] = field("Id of the refresh (UTC start time and a random suffix).")
     source: Series[str] = field("Source name, as in `aggregator refresh --source`.")
-    started_at: Series[pd.DatetimeTZDtype("ns", "UTC")] = field("When the refresh started.", sql_type=TIMESTAMP)
-    finished_at: Series[pd.DatetimeTZDtype("ns", "UTC")] = field("When this source finished.", sql_type=TIMESTAMP)
+    started_at: Series[pd.DatetimeTZDtype("ns", "UTC")] = field(
+        "When the refresh started.", sql_type=TIMESTAMP
+    )
+    finished_at: Series[pd.DatetimeTZDtype("ns", "UTC")] = field(
+        "When this source finished.", sql_type=TIMESTAMP
+    )
     outcome: Series[str] = field(
         "published, not_modified (every download answered 304: tables untouched), "
         "failed (previous tables untouched) or skipped (e.g. no key).",
@@ -40,13 +44,19 @@ class Runs(pa.DataFrameModel):
 class Fetches(pa.DataFrameModel):
     """Provenance of every download (URLs with secrets replaced by ***)."""
 
-    fetch_id: Series[str] = field("Id referenced by the fetch_id column of every fact row.", unique=True)
+    fetch_id: Series[str] = field(
+        "Id referenced by the fetch_id column of every fact row.", unique=True
+    )
     run_id: Series[str] = field("Refresh that made the request.")
     source: Series[str] = field("Source that made the request.")
     url: Series[str] = field("Requested URL, secrets redacted.")
-    requested_at: Series[pd.DatetimeTZDtype("ns", "UTC")] = field("When the request was sent.", sql_type=TIMESTAMP)
+    requested_at: Series[pd.DatetimeTZDtype("ns", "UTC")] = field(
+        "When the request was sent.", sql_type=TIMESTAMP
+    )
     status: Series[pd.Int64Dtype] = field("HTTP status of the last attempt.", nullable=True)
-    not_modified: Series[bool] = field("True when a 304 reused the stored body of an earlier fetch.")
+    not_modified: Series[bool] = field(
+        "True when a 304 reused the stored body of an earlier fetch."
+    )
     etag: Series[str] = field("ETag header.", nullable=True)
     last_modified: Series[str] = field("Last-Modified header.", nullable=True)
     content_type: Series[str] = field("Content-Type header.", nullable=True)
@@ -67,12 +77,20 @@ class Rejects(pa.DataFrameModel):
     run_id: Series[str] = field("Refresh in which the check ran.")
     source: Series[str] = field("Source whose table failed.")
     table_name: Series[str] = field("Table that was validated.")
-    severity: Series[str] = field("error (source not published) or warning (published).", isin=SEVERITIES)
+    severity: Series[str] = field(
+        "error (source not published) or warning (published).", isin=SEVERITIES
+    )
     check_name: Series[str] = field("Name of the pandera check that failed.")
-    column_name: Series[str] = field("Column checked, if the check is about one column.", nullable=True)
-    row_number: Series[pd.Int64Dtype] = field("0-based row of the parsed table; empty for table-wide checks.", nullable=True)
+    column_name: Series[str] = field(
+        "Column checked, if the check is about one column.", nullable=True
+    )
+    row_number: Series[pd.Int64Dtype] = field(
+        "0-based row of the parsed table; empty for table-wide checks.", nullable=True
+    )
     value: Series[str] = field("The failing value, as text.", nullable=True)
-    row_key: Series[str] = field("Key columns of the failing row, e.g. analysis_id=…, phase=….", nullable=True)
+    row_key: Series[str] = field(
+        "Key columns of the failing row, e.g. analysis_id=…, phase=….", nullable=True
+    )
     fetch_id: Series[str] = field("Download the failing row came from.", nullable=True)
 
     class Config:

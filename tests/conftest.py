@@ -38,7 +38,9 @@ def replay_dir_from_recorded(recorded: Path, target: Path, countries: list[str])
     """Lays the recorded IPC API answers out as a replay directory (in tmp, not the repo)."""
     host = target / "api.ipcinfo.org"
     host.mkdir(parents=True, exist_ok=True)
-    (host / "analyses@type=A.body").write_bytes((recorded / "ipc-api" / "analyses-type-a.json").read_bytes())
+    (host / "analyses@type=A.body").write_bytes(
+        (recorded / "ipc-api" / "analyses-type-a.json").read_bytes()
+    )
     for iso2 in countries:
         source = recorded / "ipc-api" / f"population-country-{iso2.lower()}.json"
         (host / f"population@country={iso2.upper()}.body").write_bytes(source.read_bytes())

@@ -22,7 +22,11 @@ from aggregator.http import Fetched, Fetcher
 SOURCE = "ipc_api"
 
 # Response key suffix for each validity period.
-PERIODS = {"current": "", "first_projection": "_projected", "second_projection": "_second_projected"}
+PERIODS = {
+    "current": "",
+    "first_projection": "_projected",
+    "second_projection": "_second_projected",
+}
 PERIOD_DATES = {
     "current": "current_period_dates",
     "first_projection": "projected_period_dates",
@@ -70,7 +74,9 @@ def parse_period(text: str | None) -> tuple[date, date] | None:
     return start, end
 
 
-def extract(fetcher: Fetcher, base_url: str, key: str | None, countries: list[str] | None) -> dict[str, pd.DataFrame]:
+def extract(
+    fetcher: Fetcher, base_url: str, key: str | None, countries: list[str] | None
+) -> dict[str, pd.DataFrame]:
     listing = fetcher.get(f"{base_url}/analyses", params={"type": "A", "key": key})
     acute = _acute_analyses(listing)
     wanted = sorted(set(countries) if countries else {a["country"] for a in acute.values()})
@@ -88,27 +94,54 @@ def extract(fetcher: Fetcher, base_url: str, key: str | None, countries: list[st
 
 
 ANALYSIS_COLUMNS = [
-    "source", "analysis_id", "country_iso2", "country_iso3", "title", "condition",
-    "analysis_date", "created", "modified", "link", "country_population", "fetch_id",
+    "source",
+    "analysis_id",
+    "country_iso2",
+    "country_iso3",
+    "title",
+    "condition",
+    "analysis_date",
+    "created",
+    "modified",
+    "link",
+    "country_population",
+    "fetch_id",
 ]
 PHASE_COLUMNS = [
-    "source", "analysis_id", "country_iso3", "level", "unit_id", "unit_name", "parent_name",
-    "period", "period_start", "period_end", "period_granularity", "phase", "population",
-    "fraction", "overall_phase", "fetch_id",
+    "source",
+    "analysis_id",
+    "country_iso3",
+    "level",
+    "unit_id",
+    "unit_name",
+    "parent_name",
+    "period",
+    "period_start",
+    "period_end",
+    "period_granularity",
+    "phase",
+    "population",
+    "fraction",
+    "overall_phase",
+    "fetch_id",
 ]
 
 
 def _acute_analyses(listing: Fetched) -> dict[str, dict[str, Any]]:
     body = listing.json()
     if not isinstance(body, list):
-        raise ParseError(SOURCE, listing.record.url, f"expected a JSON list, got {type(body).__name__}")
+        raise ParseError(
+            SOURCE, listing.record.url, f"expected a JSON list, got {type(body).__name__}"
+        )
     acute = {}
     for i, item in enumerate(body):
         try:
             if item.get("condition", "A") == "A":
                 acute[str(item["id"])] = item
         except (AttributeError, KeyError) as exc:
-            raise ParseError(SOURCE, f"{listing.record.url} item {i}", f"missing field {exc}") from exc
+            raise ParseError(
+                SOURCE, f"{listing.record.url} item {i}", f"missing field {exc}"
+            ) from exc
     return acute
 
 
@@ -117,15 +150,18 @@ def _parse_population(
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     body = response.json()
     if not isinstance(body, list):
-        raise ParseError(SOURCE, response.record.url, f"expected a JSON list, got {type(body).__name__}")
+        raise ParseError(
+            SOURCE, response.record.url, f"expected a JSON list, got {type(body).__name__}"
+        )
     for i, analysis in enumerate(body):
         where = f"{response.record.url} analysis {i}"
         try:
             analysis_id = str(analysis["id"])
             if analysis_id not in acute:
                 continue  # chronic, or not published as acute: /analyses?type=A is authoritative
-            yield _analysis_row(analysis, acute[analysis_id], response.fetch_id), list(
-                _phase_rows(analysis, response.fetch_id)
+            yield (
+                _analysis_row(analysis, acute[analysis_id], response.fetch_id),
+                list(_phase_rows(analysis, response.fetch_id)),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ParseError(SOURCE, where, f"missing or malformed field {exc}") from exc
@@ -133,7 +169,9 @@ def _parse_population(
             raise ParseError(SOURCE, f"{where} (id {analysis.get('id')})", str(exc)) from exc
 
 
-def _analysis_row(analysis: dict[str, Any], listed: dict[str, Any], fetch_id: str) -> dict[str, Any]:
+def _analysis_row(
+    analysis: dict[str, Any], listed: dict[str, Any], fetch_id: str
+) -> dict[str, Any]:
     iso2 = analysis["country"]
     return {
         "source": SOURCE,

@@ -67,7 +67,9 @@ def test_second_demo_refresh_is_not_modified(demo_warehouse):
     """Replaying again sends If-None-Match, gets 304s, and publishes nothing new."""
     before = _one(demo_warehouse, "select count(*), sum(population) from ipc_phases")
     results = refresh(resolve(["ipc"]), RefreshOptions(settings=demo_warehouse), replay=DEMO)
-    assert [(r.outcome, r.not_modified, len(r.fetches)) for r in results] == [("not_modified", 2, 2)]
+    assert [(r.outcome, r.not_modified, len(r.fetches)) for r in results] == [
+        ("not_modified", 2, 2)
+    ]
     assert _one(demo_warehouse, "select count(*), sum(population) from ipc_phases") == before
     outcomes = _one(demo_warehouse, "select outcome from runs order by finished_at")
     assert outcomes == [("published",), ("not_modified",)]
