@@ -65,7 +65,9 @@ class Reporter:
             what = "304 not modified"
         else:
             what = f"{record.status} {record.bytes or 0:,} bytes"
-        retries = f" after {record.attempts} attempts" if record.attempts > 1 and not record.error else ""
+        retries = (
+            f" after {record.attempts} attempts" if record.attempts > 1 and not record.error else ""
+        )
         print(f"{record.source}: GET {record.url} -> {what}{retries}", file=sys.stderr, flush=True)
 
     def summary(self, results) -> Table:

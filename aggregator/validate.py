@@ -36,13 +36,24 @@ def validate(table: str, df: pd.DataFrame, *, run_id: str, source: str) -> Valid
         errors = _empty()
     except pa.errors.SchemaErrors as exc:
         data = None
-        errors = _rejects(exc.failure_cases, df, spec.key, "error", run_id, source, table)
+        errors = _rejects(
+            exc.failure_cases, df, spec.key, spec.check_columns, "error", run_id, source, table
+        )
     warnings = _empty()
     if spec.warnings is not None and data is not None:
         try:
             spec.warnings.validate(data, lazy=True)
         except pa.errors.SchemaErrors as exc:
-            warnings = _rejects(exc.failure_cases, data, spec.key, "warning", run_id, source, table)
+            warnings = _rejects(
+                exc.failure_cases,
+                data,
+                spec.key,
+                spec.check_columns,
+                "warning",
+                run_id,
+                source,
+                table,
+            )
     return Validation(
         table, data, pd.concat([errors, warnings], ignore_index=True) if len(warnings) else errors
     )
@@ -52,10 +63,18 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in REJECT_COLUMNS})
 
 
+def _pairs(frame: pd.DataFrame) -> list[str]:
+    return [
+        ", ".join(f"{k}={v}" for k, v in zip(frame.columns, r, strict=True))
+        for r in frame.astype(str).itertuples(index=False)
+    ]
+
+
 def _rejects(
     cases: pd.DataFrame,
     df: pd.DataFrame,
     key: tuple[str, ...],
+    check_columns: dict[str, tuple[str, ...]],
     severity: str,
     run_id: str,
     source: str,
@@ -63,8 +82,7 @@ def _rejects(
 ) -> pd.DataFrame:
     cases = cases.copy()
     row_level = cases["schema_context"] == "DataFrameSchema"
-    # A table-wide check reports every column of a failing row: one reject per row is enough,
-    # and the value worth showing is the row's population (or first key) rather than a name.
+    # A table-wide check reports every column of a failing row: one reject per row is enough.
     cases = pd.concat([cases[~row_level], cases[row_level].drop_duplicates(["check", "index"])])
     cases = cases.reset_index(drop=True)
     row_level = cases["schema_context"] == "DataFrameSchema"
@@ -84,21 +102,24 @@ def _rejects(
             "fetch_id": None,
         }
     ).reset_index(drop=True)
-    positions = rows[in_frame].to_numpy()
     mask = in_frame.to_numpy()
+    if not mask.any():
+        return out[REJECT_COLUMNS]
+    positions = rows[in_frame].to_numpy()
     present_key = [k for k in key if k in df.columns]
-    if present_key and mask.any():
-        keys = df.loc[positions, present_key].astype(str)
-        out.loc[mask, "row_key"] = [
-            ", ".join(f"{k}={v}" for k, v in zip(present_key, r, strict=True))
-            for r in keys.itertuples(index=False)
-        ]
-    if "fetch_id" in df.columns and mask.any():
+    if present_key:
+        out.loc[mask, "row_key"] = _pairs(df.loc[positions, present_key])
+    if "fetch_id" in df.columns:
         out.loc[mask, "fetch_id"] = df.loc[positions, "fetch_id"].astype(str).to_numpy()
-    if "population" in df.columns and mask.any():
-        whole_row = mask & row_level.to_numpy()
-        out.loc[whole_row, "value"] = (
-            df.loc[rows[whole_row].to_numpy(), "population"].astype(str).to_numpy()
+    # A table-wide check has no single failing cell: show the columns it is about.
+    for check, group in out[mask & row_level.to_numpy()].groupby("check_name"):
+        columns = check_columns.get(str(check)) or (
+            list(key) if "uniqueness" in str(check) else list(df.columns)
         )
-        out.loc[whole_row, "column_name"] = "population"
+        out.loc[group.index, "column_name"] = ", ".join(columns)
+        out.loc[group.index, "value"] = (
+            _pairs(df.loc[rows[group.index].to_numpy(), columns])
+            if len(columns) > 1
+            else df.loc[rows[group.index].to_numpy(), columns[0]].astype(str).to_numpy()
+        )
     return out[REJECT_COLUMNS]

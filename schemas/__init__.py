@@ -6,7 +6,7 @@ are all derived from what is declared here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandera.pandas as pa
 
@@ -25,6 +25,8 @@ class Table:
     # A refresh replaces, per source, the rows whose value in this column it brings anew
     # (one IPC analysis is one vintage); rows of other values are kept.
     replace_by: str | None = None
+    # For table-wide checks: the columns a failure is about, shown in rejects.
+    check_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def description(self) -> str:
@@ -44,6 +46,7 @@ TABLES: dict[str, Table] = {
             "fact",
             warnings=ipc_phases.IpcPhasesConsistency,
             replace_by="analysis_id",
+            check_columns=ipc_phases.CHECK_COLUMNS,
         ),
         Table("runs", Runs, ("run_id", "source"), "meta"),
         Table("fetches", Fetches, ("fetch_id",), "meta"),

@@ -25,6 +25,12 @@ from schemas.fields import (
 
 KEY = ["source", "analysis_id", "level", "unit_id", "period", "phase"]
 GROUP = ["source", "analysis_id", "level", "unit_id", "period"]
+CHECK_COLUMNS = {
+    "period_start_not_after_end": ("period_start", "period_end"),
+    "phases_1_to_5_add_up_to_all": ("population",),
+    "phase_3plus_equals_3_4_5": ("population",),
+    "national_equals_sum_of_areas": ("population",),
+}
 
 # IPC publishes populations rounded (to the thousand for most country briefs). A sum of
 # rounded figures can miss its rounded total by up to half a unit per term, so allow

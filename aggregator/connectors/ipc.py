@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from aggregator.errors import ParseError
+from aggregator.errors import AggregatorError, ParseError
 from aggregator.geo import country_name, iso3_from_iso2
 from aggregator.http import Fetched, Fetcher
 
@@ -165,7 +165,7 @@ def _parse_population(
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ParseError(SOURCE, where, f"missing or malformed field {exc}") from exc
-        except ValueError as exc:
+        except (ValueError, AggregatorError) as exc:
             raise ParseError(SOURCE, f"{where} (id {analysis.get('id')})", str(exc)) from exc
 
 

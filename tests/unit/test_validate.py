@@ -159,13 +159,13 @@ def test_clean_real_unit_passes_untouched():
             "3",
             id="fraction-1.5",
         ),
-        # A table-wide check names the row; validate reports that row's population as its value.
+        # A table-wide check has no single cell: the reject shows the columns it is about.
         pytest.param(
             _set(_rafah(), "4", "period_start", date(2024, 7, 1)),
             "period_start_not_after_end",
-            "population",
+            "period_start, period_end",
             5,
-            "70000",
+            "period_start=2024-07-01, period_end=2024-06-30",
             "4",
             id="start-after-end",
         ),
@@ -206,8 +206,8 @@ def test_duplicated_key_rejects_both_rows():
     assert set(rejects["row_key"]) == {
         "source=ipc_api, analysis_id=90000001, level=area, unit_id=90000013, period=current, phase=2"
     }
-    assert set(rejects["value"]) == {"20000"}
-    assert set(rejects["column_name"]) == {"population"}
+    assert set(rejects["value"]) == set(rejects["row_key"])
+    assert set(rejects["column_name"]) == {"source, analysis_id, level, unit_id, period, phase"}
 
 
 def test_several_errors_are_all_reported():
@@ -331,3 +331,32 @@ def test_national_above_its_areas_warns_on_national_rows():
     assert sorted(rejects["row_number"]) == [0, 1, 4, 5, 6]
     assert rejects["row_key"].str.contains("level=national, unit_id=90000001").all()
     assert sorted(rejects["value"]) == sorted(["2251457", "2133884", "1148301", "642864", "342719"])
+
+
+def test_unexpected_and_missing_columns_are_errors():
+    """A column the model lacks, or one it needs, blocks the table and is named in the reject."""
+    extra = _check(_rafah().assign(estimated_population=200000))
+    assert extra.data is None
+    assert (extra.rejects.iloc[0]["check_name"], extra.rejects.iloc[0]["value"]) == (
+        "column_in_schema",
+        "estimated_population",
+    )
+    missing = _check(_rafah().drop(columns=["fraction"]))
+    assert missing.data is None
+    assert (missing.rejects.iloc[0]["check_name"], missing.rejects.iloc[0]["value"]) == (
+        "column_in_dataframe",
+        "fraction",
+    )
+
+
+def test_non_numeric_population_is_an_error_on_its_row():
+    """A population that is not a number fails coercion, naming the row, its key and the text."""
+    result = _check(_set(_rafah(), "1", "population", "n/a"))
+    assert result.data is None
+    coerce = result.rejects[result.rejects["check_name"] == "coerce_dtype('Int64')"].iloc[0]
+    assert (coerce["column_name"], coerce["row_number"], coerce["value"]) == (
+        "population",
+        2,
+        "n/a",
+    )
+    assert coerce["row_key"].endswith("period=current, phase=1")
