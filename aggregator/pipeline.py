@@ -23,7 +23,7 @@ from aggregator.http import Fetcher, FetchRecord, make_client
 from aggregator.raw import RawStore
 from aggregator.redact import redact_text
 from aggregator.sources import RefreshOptions, Source
-from aggregator.validate import REJECT_COLUMNS, validate
+from aggregator.validate import REJECT_COLUMNS, count, validate
 from schemas.meta import Fetches
 
 log = logging.getLogger("aggregator.refresh")
@@ -38,7 +38,6 @@ class SourceResult:
     facts: dict[str, pd.DataFrame] = field(default_factory=dict)
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     fetches: list[FetchRecord] = field(default_factory=list)
-    rejects_dir: Path | None = None
 
     @property
     def rows(self) -> int:
@@ -46,11 +45,11 @@ class SourceResult:
 
     @property
     def warnings(self) -> int:
-        return int((self.rejects["severity"] == "warning").sum())
+        return count(self.rejects, "warning")
 
     @property
     def rejected(self) -> int:
-        return int((self.rejects["severity"] == "error").sum())
+        return count(self.rejects, "error")
 
     @property
     def not_modified(self) -> int:
@@ -147,7 +146,6 @@ def _write_rejects(result: SourceResult, folder: Path) -> None:
     for table, cases in result.rejects.groupby("table_name"):
         path = folder / f"{result.source}.{table}.csv"
         cases.to_csv(path, index=False)
-    result.rejects_dir = folder
     if result.outcome == "failed":
         result.message = f"{result.message} (see {folder})"
 

@@ -22,11 +22,15 @@ class Validation:
 
     @property
     def errors(self) -> int:
-        return int((self.rejects["severity"] == "error").sum())
+        return count(self.rejects, "error")
 
     @property
     def warnings(self) -> int:
-        return int((self.rejects["severity"] == "warning").sum())
+        return count(self.rejects, "warning")
+
+
+def count(rejects: pd.DataFrame, severity: str) -> int:
+    return int((rejects["severity"] == severity).sum())
 
 
 def validate(table: str, df: pd.DataFrame, *, run_id: str, source: str) -> Validation:
