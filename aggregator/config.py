@@ -11,9 +11,13 @@ from aggregator.redact import register_secret
 
 DEFAULT_URLS = {
     "IPC_API_URL": "https://api.ipcinfo.org",
+    "HDX_URL": "https://data.humdata.org",
+    "HAPI_URL": "https://hapi.humdata.org",
+    "FTS_URL": "https://api.hpc.tools",
+    "CASUALTIES_URL": "https://data.techforpalestine.org",
 }
 # Environment variables holding secrets: masked wherever their values would show.
-SECRET_ENV = ("IPC_API_KEY",)
+SECRET_ENV = ("IPC_API_KEY", "HDX_HAPI_APP_IDENTIFIER")
 
 
 def _float(name: str, default: float) -> float:
@@ -60,6 +64,11 @@ class Settings:
 
     def key(self, name: str) -> str | None:
         return self.keys.get(name)
+
+    @property
+    def reference_dir(self) -> Path:
+        """Curated CSVs of official figures that exist only in reports (tracked in git)."""
+        return self.data_dir / "reference"
 
 
 def load_settings(warehouse: Path | None = None) -> Settings:

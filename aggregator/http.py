@@ -213,6 +213,23 @@ class Fetcher:
         self.on_event("done", record)
         return fetched
 
+    def read_file(self, path: Path) -> Fetched:
+        """A local file (a curated CSV) kept in the raw store and recorded like a download."""
+        record = self._new_record(path.as_posix())
+        with self.raw.writer() as writer:
+            try:
+                with path.open("rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        writer.write(chunk)
+            except OSError as exc:
+                record.error = f"cannot read: {exc.strerror}"
+                raise FetchError(self.source, record.url, record.error) from None
+            stored = writer.commit()
+        record.attempts = 1
+        record.sha256, record.bytes, record.raw_path = stored.sha256, stored.bytes, str(stored.path)
+        self.on_event("done", record)
+        return Fetched(record, stored.path)
+
     def _fail(self, record: FetchRecord, reason: str) -> None:
         record.error = redact_text(reason)
         self.on_event("done", record)

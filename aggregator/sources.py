@@ -47,6 +47,7 @@ SOURCES: dict[str, Source] = {
             key_help="request a key from the IPC (https://www.ipcinfo.org/ipc-country-analysis/api/) "
             "and set IPC_API_KEY",
         ),
+        # Registry entries of further sources go above this line.
     )
 }
 

@@ -48,6 +48,7 @@ TABLES: dict[str, Table] = {
             replace_by="analysis_id",
             check_columns=ipc_phases.CHECK_COLUMNS,
         ),
+        # Fact tables of further sources go above this line.
         Table("runs", Runs, ("run_id", "source"), "meta"),
         Table("fetches", Fetches, ("fetch_id",), "meta"),
         Table("rejects", Rejects, (), "meta"),
