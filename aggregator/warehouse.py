@@ -15,6 +15,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -23,6 +24,12 @@ import pandas as pd
 from aggregator.errors import LockHeld, WarehouseError
 from aggregator.http import Validator
 from schemas import TABLES, Table
+from schemas.metrics import METRICS
+
+METRICS_FRAME = pd.DataFrame(
+    [(m.id, m.unit, m.kind, m.tolerance, m.description) for m in METRICS.values()],
+    columns=["metric", "unit", "kind", "tolerance", "description"],
+)
 
 _SQL_TYPES = {
     "string": "VARCHAR",
@@ -90,6 +97,7 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables from the schemas (columns added when a model grows), then the views of sql/."""
     for table in TABLES.values():
         wanted = columns_of(table)
         existing = {
@@ -106,6 +114,11 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         for column, type_ in wanted.items():
             if column not in existing:
                 con.execute(f'alter table "{table.name}" add column "{column}" {type_}')
+    for view in sorted(resources.files("aggregator.sql").iterdir(), key=lambda p: p.name):
+        if view.name.endswith(".sql"):
+            con.execute(view.read_text())
+    con.execute("delete from metrics")
+    _append(con, "metrics", METRICS_FRAME)
 
 
 def validators(path: Path, source: str) -> dict[str, Validator]:

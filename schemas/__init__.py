@@ -13,6 +13,7 @@ import pandera.pandas as pa
 from schemas import ipc_phases
 from schemas.ipc_analyses import IpcAnalyses
 from schemas.meta import Fetches, Rejects, Runs
+from schemas.metrics import MetricsTable
 
 
 @dataclass(frozen=True)
@@ -52,5 +53,6 @@ TABLES: dict[str, Table] = {
         Table("runs", Runs, ("run_id", "source"), "meta"),
         Table("fetches", Fetches, ("fetch_id",), "meta"),
         Table("rejects", Rejects, (), "meta"),
+        Table("metrics", MetricsTable, ("metric",), "meta"),
     )
 }

@@ -73,3 +73,27 @@ def test_second_demo_refresh_is_not_modified(demo_warehouse):
     assert _one(demo_warehouse, "select count(*), sum(population) from ipc_phases") == before
     outcomes = _one(demo_warehouse, "select outcome from runs order by finished_at")
     assert outcomes == [("published",), ("not_modified",)]
+
+
+def test_figures_view_carries_ipc_numbers_with_their_vintage(demo_warehouse):
+    """`figures` has the March 2024 projection's Phase 5 with its release date and a caveat."""
+    rows = _one(
+        demo_warehouse,
+        """select value, unit, period_kind, published_on::varchar, dataset_ref, caveat is not null
+           from figures where metric = 'ipc.phase5.people' and geo = 'PSE' and area is null
+             and period_start = '2024-03-01'""",
+    )
+    assert rows == [
+        (1_107_000.0, "people", "projection", "2024-03-18", "ipc:70000324:first_projection", True)
+    ]
+
+
+def test_every_figure_names_a_registered_metric_in_its_unit(demo_warehouse):
+    """No figure uses a metric id or unit outside the registry in schemas/metrics.py."""
+    stray = _one(
+        demo_warehouse,
+        """select distinct f.metric, f.unit from figures f left join metrics m using (metric)
+           where m.metric is null or m.unit <> f.unit""",
+    )
+    assert stray == []
+    assert _one(demo_warehouse, "select count(distinct metric) from figures") == [(13,)]
