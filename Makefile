@@ -20,10 +20,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup ## Refresh the warehouse from the bundled snapshot (data/demo) and show it
-	$(AGG) refresh --replay data/demo
+	AGGREGATOR_HAPI_PAUSE=0 $(AGG) refresh --replay data/demo
+	$(AGG) sql "select source, count(*) as figures, min(published_on) as oldest, max(published_on) as newest \
+	  from figures group by source order by source"
 	$(AGG) sql "select a.title, p.period, p.period_start, p.period_end, p.phase, p.population, p.fraction \
 	  from ipc_phases p join ipc_analyses a using (source, analysis_id) \
-	  where p.level = 'national' and p.phase in ('3+', '5') order by a.analysis_date, p.period, p.phase"
+	  where p.source = 'ipc_api' and p.level = 'national' and p.phase in ('3+', '5') \
+	  order by a.analysis_date, p.period, p.phase"
 
 refresh: setup ## Refresh from the live services (keys from the environment; ARGS="--source ipc --country PS")
 	$(AGG) refresh $(ARGS)

@@ -89,6 +89,20 @@ def refresh(
         typer.Option(help="Serve responses from a recording in DIR instead of the network."),
     ] = None,
     warehouse: WarehouseOption = None,
+    hapi_app: Annotated[
+        str | None,
+        typer.Option(
+            "--hapi-app",
+            help="Application name for the HDX HAPI app identifier (with --hapi-email; "
+            "instead of HDX_HAPI_APP_IDENTIFIER).",
+        ),
+    ] = None,
+    hapi_email: Annotated[
+        str | None,
+        typer.Option(
+            "--hapi-email", help="Email for the HDX HAPI app identifier (with --hapi-app)."
+        ),
+    ] = None,
 ) -> None:
     """Download, validate and publish sources into the warehouse.
 
@@ -96,20 +110,36 @@ def refresh(
     untouched and the others go on. Unchanged downloads (HTTP 304) cost no body and publish
     nothing. Exit status: 0 when every source succeeded or was unchanged, 1 when any failed
     (or a source you asked for by name was skipped for want of a key), 2 on bad usage.
-    Keys are read from the environment (IPC_API_KEY); base URLs from IPC_API_URL and kin.
+
+    Sources: ipc_api, ipc_hdx, hapi, fts, unrwa_trucks, casualties, reference; `ipc` means
+    the IPC API when IPC_API_KEY is set and IPC's HDX mirror otherwise. Keys come from the
+    environment (IPC_API_KEY, HDX_HAPI_APP_IDENTIFIER); base URLs from IPC_API_URL, HDX_URL,
+    HAPI_URL, FTS_URL and CASUALTIES_URL.
     """
+    import dataclasses
+
     from rich.console import Console
 
     from aggregator.config import load_settings
-    from aggregator.errors import AggregatorError
+    from aggregator.connectors.hapi import encode_app_identifier
+    from aggregator.errors import AggregatorError, ConfigError
     from aggregator.geo import iso2_from_code
     from aggregator.pipeline import refresh as run_refresh
     from aggregator.progress import Reporter
+    from aggregator.redact import register_secret
     from aggregator.sources import RefreshOptions, resolve
 
     try:
         settings = load_settings(warehouse)
-        chosen = resolve(source or [])
+        if hapi_app is not None or hapi_email is not None:  # HAPI's base64("app:email")
+            if not hapi_app or not hapi_email:
+                raise ConfigError("--hapi-app and --hapi-email go together")
+            register_secret(hapi_email)
+            hapi_identifier = encode_app_identifier(hapi_app, hapi_email)
+            register_secret(hapi_identifier)
+            keys = {**settings.keys, "HDX_HAPI_APP_IDENTIFIER": hapi_identifier}
+            settings = dataclasses.replace(settings, keys=keys)
+        chosen = resolve(source or [], ipc_key=bool(settings.key("IPC_API_KEY") or replay))
         countries = sorted({iso2_from_code(c) for c in country or []})
     except (AggregatorError, KeyError) as exc:
         raise _fail(str(exc).strip('"'), 2) from None

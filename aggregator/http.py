@@ -182,9 +182,10 @@ class Fetcher:
         return record
 
     def get(self, url: str, params: dict[str, str | None] | None = None) -> Fetched:
-        request_url = httpx.URL(
-            url, params={k: v for k, v in (params or {}).items() if v is not None}
-        )
+        request_url = httpx.URL(url)  # keeps a query already in the URL (signed links, nextLink)
+        given = {k: v for k, v in (params or {}).items() if v is not None}
+        if given:
+            request_url = request_url.copy_merge_params(given)
         public_url = redact_url(str(request_url))
         record = self._new_record(public_url)
         self.on_event("start", record)

@@ -63,12 +63,17 @@ class Reporter:
             what = f"failed: {record.error}"
         elif record.not_modified:
             what = "304 not modified"
+        elif record.status is None:
+            what = f"read {record.bytes or 0:,} bytes"
         else:
             what = f"{record.status} {record.bytes or 0:,} bytes"
         retries = (
             f" after {record.attempts} attempts" if record.attempts > 1 and not record.error else ""
         )
-        print(f"{record.source}: GET {record.url} -> {what}{retries}", file=sys.stderr, flush=True)
+        verb = "GET" if record.status is not None or record.error else "READ"
+        print(
+            f"{record.source}: {verb} {record.url} -> {what}{retries}", file=sys.stderr, flush=True
+        )
 
     def summary(self, results) -> Table:
         table = Table(title="Refresh summary", show_lines=False)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from aggregator.config import Settings
-from aggregator.connectors import ipc
+from aggregator.connectors import casualties, fts, hapi, hdx, ipc, reference
 from aggregator.http import Fetcher
 
 
@@ -47,23 +47,81 @@ SOURCES: dict[str, Source] = {
             key_help="request a key from the IPC (https://www.ipcinfo.org/ipc-country-analysis/api/) "
             "and set IPC_API_KEY",
         ),
+        Source(
+            name=casualties.SOURCE,
+            title="Gaza Ministry of Health casualties per day (Tech for Palestine)",
+            tables=("casualties_daily",),
+            extract=lambda fetcher, opts: casualties.extract(
+                fetcher, opts.settings.url("CASUALTIES_URL")
+            ),
+            url_env="CASUALTIES_URL",
+        ),
+        Source(
+            name=reference.SOURCE,
+            title="Reference figures quoted from reports (curated CSVs in data/reference/)",
+            tables=("reference_figures",),
+            extract=lambda fetcher, opts: reference.extract(fetcher, opts.settings.reference_dir),
+            url_env="",  # local files: $AGGREGATOR_DATA_DIR/reference, no URL
+        ),
+        Source(
+            name=fts.SOURCE,
+            title="OCHA FTS: funding flows by country and year, appeals with requirements "
+            "and funding (FTS_YEARS, FTS_FLOW_YEARS)",
+            tables=("fts_flows", "appeals"),
+            extract=lambda fetcher, opts: fts.extract(
+                fetcher, opts.settings.url("FTS_URL"), opts.countries
+            ),
+            url_env="FTS_URL",
+        ),
+        Source(
+            name=hapi.SOURCE,
+            title="HDX HAPI: IPC food security, appeal funding (FTS) and humanitarian needs (HNO)",
+            tables=("hapi_food_security", "hapi_funding", "humanitarian_needs"),
+            extract=lambda fetcher, opts: hapi.extract(
+                fetcher,
+                opts.settings.url("HAPI_URL"),
+                opts.settings.key("HDX_HAPI_APP_IDENTIFIER"),
+                opts.countries,
+            ),
+            url_env="HAPI_URL",
+            key_env="HDX_HAPI_APP_IDENTIFIER",
+            key_help=hapi.KEY_HELP,
+        ),
+        *(
+            Source(
+                name=d.source,
+                title=d.title,
+                tables=d.tables,
+                extract=lambda fetcher, opts, d=d: hdx.extract(
+                    fetcher, opts.settings.url(hdx.URL_ENV), d, opts.countries
+                ),
+                url_env=hdx.URL_ENV,
+            )
+            for d in hdx.DATASETS.values()
+        ),
         # Registry entries of further sources go above this line.
     )
 }
 
-# Names a user may type for a family of sources.
-ALIASES: dict[str, tuple[str, ...]] = {"ipc": ("ipc_api",)}
+
+def _aliases(ipc_key: bool) -> dict[str, tuple[str, ...]]:
+    # IPC via its API when there is a key, else through its keyless HDX mirror.
+    return {"ipc": ("ipc_api",) if ipc_key else ("ipc_hdx",)}
 
 
-def resolve(names: list[str]) -> list[Source]:
-    """Sources for the names given on the command line (all of them when none is given)."""
+def resolve(names: list[str], *, ipc_key: bool = True) -> list[Source]:
+    """Sources for the names given on the command line (all of them when none is given).
+
+    ``ipc_key`` says whether the IPC API can be used (a key is set, or a replay needs none).
+    """
     if not names:
         return list(SOURCES.values())
+    aliases = _aliases(ipc_key)
     chosen: dict[str, Source] = {}
     for name in names:
-        for real in ALIASES.get(name, (name,)):
+        for real in aliases.get(name, (name,)):
             if real not in SOURCES:
-                known = ", ".join(sorted([*SOURCES, *ALIASES]))
+                known = ", ".join(sorted([*SOURCES, *aliases]))
                 raise KeyError(f"unknown source {name!r} (known: {known})")
             chosen[real] = SOURCES[real]
     return list(chosen.values())

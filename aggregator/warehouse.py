@@ -38,6 +38,7 @@ _SQL_TYPES = {
     "int64": "BIGINT",
     "float64": "DOUBLE",
     "bool": "BOOLEAN",
+    "boolean": "BOOLEAN",
     "datetime64[ns]": "TIMESTAMP",
 }
 

@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 
 import pandera.pandas as pa
 
-from schemas import ipc_phases
+from schemas import (
+    aid_trucks,
+    appeals,
+    casualties_daily,
+    fts_flows,
+    hapi_food_security,
+    hapi_funding,
+    humanitarian_needs,
+    ipc_phases,
+    reference_figures,
+)
 from schemas.ipc_analyses import IpcAnalyses
 from schemas.meta import Fetches, Rejects, Runs
 from schemas.metrics import MetricsTable
@@ -48,6 +58,62 @@ TABLES: dict[str, Table] = {
             warnings=ipc_phases.IpcPhasesConsistency,
             replace_by="analysis_id",
             check_columns=ipc_phases.CHECK_COLUMNS,
+        ),
+        Table(
+            "casualties_daily",
+            casualties_daily.CasualtiesDaily,
+            ("report_date",),
+            "fact",
+            warnings=casualties_daily.CasualtiesDailyWarnings,
+            replace_by="report_date",
+            check_columns=casualties_daily.CHECK_COLUMNS,
+        ),
+        Table(
+            "reference_figures",
+            reference_figures.ReferenceFigures,
+            tuple(reference_figures.KEY),
+            "fact",
+            replace_by="published_on",
+            check_columns=reference_figures.CHECK_COLUMNS,
+        ),
+        Table(
+            "fts_flows",
+            fts_flows.FtsFlows,
+            tuple(fts_flows.KEY),
+            "fact",
+            replace_by="query_key",
+        ),
+        Table("appeals", appeals.Appeals, tuple(appeals.KEY), "fact", replace_by="vintage_key"),
+        Table(
+            "hapi_food_security",
+            hapi_food_security.HapiFoodSecurity,
+            tuple(hapi_food_security.KEY),
+            "fact",
+            replace_by="vintage",
+            check_columns=hapi_food_security.CHECK_COLUMNS,
+        ),
+        Table(
+            "hapi_funding",
+            hapi_funding.HapiFunding,
+            tuple(hapi_funding.KEY),
+            "fact",
+            replace_by="vintage",
+            check_columns=hapi_funding.CHECK_COLUMNS,
+        ),
+        Table(
+            "humanitarian_needs",
+            humanitarian_needs.HumanitarianNeeds,
+            tuple(humanitarian_needs.KEY),
+            "fact",
+            replace_by="vintage",
+            check_columns=humanitarian_needs.CHECK_COLUMNS,
+        ),
+        Table(
+            "aid_trucks",
+            aid_trucks.AidTrucks,
+            tuple(aid_trucks.KEY),
+            "fact",
+            replace_by="published_on",
         ),
         # Fact tables of further sources go above this line.
         Table("runs", Runs, ("run_id", "source"), "meta"),

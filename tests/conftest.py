@@ -28,6 +28,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("AGGREGATOR_WAREHOUSE", raising=False)
     monkeypatch.delenv("IPC_API_KEY", raising=False)
     monkeypatch.delenv("IPC_API_URL", raising=False)
+    for name in ("HDX_HAPI_APP_IDENTIFIER", "HDX_URL", "HAPI_URL", "FTS_URL", "CASUALTIES_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AGGREGATOR_HAPI_PAUSE", "0")
     monkeypatch.setenv("AGGREGATOR_HTTP_BACKOFF", "0.01")
     monkeypatch.setenv("AGGREGATOR_HTTP_ATTEMPTS", "4")
     monkeypatch.setenv("AGGREGATOR_HTTP_TIMEOUT", "5")

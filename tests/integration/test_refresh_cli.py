@@ -372,6 +372,8 @@ def test_recording_survives_a_second_record_run(
     fresh = tmp_path / "fresh-data"
     replayed = cli(
         "refresh",
+        "--source",
+        "ipc",
         "--country",
         "CF",
         "--replay",
@@ -400,7 +402,7 @@ def test_replay_missing_names_url_and_body_path(
     """Replay without the recording fails naming the request URL and the .body path looked for."""
     empty = tmp_path / "empty-replay"
     empty.mkdir()
-    result = cli("refresh", "--replay", str(empty))
+    result = cli("refresh", "--source", "ipc_api", "--replay", str(empty))
     assert result.returncode == 1, result.output
     looked_for = empty / "127.0.0.1" / "analyses@type=A.body"
     assert f"GET {loopback.url}/analyses?type=A&key=***" in result.stderr
@@ -415,7 +417,10 @@ def test_unknown_source_is_a_usage_error(cli: Cli) -> None:
     result = cli("refresh", "--source", "nosuch")
     assert result.returncode == 2, result.output
     assert "nosuch" in result.stderr
-    assert "known: ipc, ipc_api" in result.stderr
+    assert (
+        "known: casualties, fts, hapi, ipc, ipc_api, ipc_hdx, reference, unrwa_trucks"
+        in result.stderr
+    )
     assert not cli.warehouse.exists()
 
 
@@ -432,16 +437,12 @@ def test_help_describes_each_command(cli: Cli, command: str) -> None:
     assert " ".join(first_line.split()[:8]) in " ".join(result.stdout.split())
 
 
-def test_refresh_without_key_skips_ipc(cli: Cli, loopback: Loopback) -> None:
-    """Without IPC_API_KEY ipc_api is skipped with a hint; exit 0 by default, 1 when named."""
-    no_key = {"IPC_API_KEY": None}
-    default = cli("refresh", env=no_key)
-    assert default.returncode == 0, default.output
-    assert "skipped" in default.stdout and "IPC_API_KEY" in default.stdout
-    named = cli("refresh", "--source", "ipc", env=no_key)
+def test_refresh_without_key_skips_ipc_api(cli: Cli, loopback: Loopback) -> None:
+    """Without IPC_API_KEY a named ipc_api is skipped with a hint on getting a key, and exits 1."""
+    named = cli("refresh", "--source", "ipc_api", env={"IPC_API_KEY": None})
     assert named.returncode == 1, named.output
+    assert "skipped" in named.stdout and "IPC_API_KEY" in named.stdout
     assert loopback.seen() == []
-    runs = cli.runs()
-    assert [outcome for _, outcome, _ in runs] == ["skipped", "skipped"]
-    for _, _, message in runs:
-        assert "IPC_API_KEY" in message and "ipcinfo.org" in message
+    [(_, outcome, message)] = cli.runs()
+    assert outcome == "skipped"
+    assert "IPC_API_KEY" in message and "ipcinfo.org" in message

@@ -37,3 +37,11 @@ def test_iso3_from_iso2_refuses_other_identifiers():
     with pytest.raises(AggregatorError):
         iso3_from_iso2("SDN")
     assert iso2_from_code("SDN") == "SD"
+
+
+def test_ipc_alias_follows_the_key():
+    """`--source ipc` is the IPC API with a key (or a replay) and IPC's HDX mirror without."""
+    from aggregator.sources import resolve
+
+    assert [s.name for s in resolve(["ipc"], ipc_key=True)] == ["ipc_api"]
+    assert [s.name for s in resolve(["ipc"], ipc_key=False)] == ["ipc_hdx"]
