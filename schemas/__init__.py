@@ -122,3 +122,8 @@ TABLES: dict[str, Table] = {
         Table("metrics", MetricsTable, ("metric",), "meta"),
     )
 }
+
+
+def columns(table: str) -> list[str]:
+    """A table's columns in declared order: connectors build their DataFrames with these."""
+    return list(TABLES[table].model.to_schema().columns)

@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
-import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.fields import fetch_id_field, field
-from schemas.hapi_common import (
-    admin_field,
-    admin_level_field,
-    dataset_hdx_id_field,
-    has_hrp_field,
-    in_gho_field,
-    location_code_field,
-    location_name_field,
-    period_end_field,
-    period_start_field,
-    resource_hdx_id_field,
-    source_field,
-    vintage_field,
-    warning_field,
-)
+from schemas.fields import field
+from schemas.hapi_common import PERIOD_CHECK_COLUMNS, HapiAdminRow
 
 # HAPI's population_status values: affected, in need, targeted, reached, and 'all'
 # (the whole population of the area).
@@ -40,24 +25,12 @@ KEY = [
     "reference_period_start",
     "resource_hdx_id",
 ]
-CHECK_COLUMNS = {"period_start_not_after_end": ("reference_period_start", "reference_period_end")}
+CHECK_COLUMNS = PERIOD_CHECK_COLUMNS
 
 
-class HumanitarianNeeds(pa.DataFrameModel):
+class HumanitarianNeeds(HapiAdminRow):
     """People affected, in need, targeted and reached by sector and area, from HDX HAPI."""
 
-    source: Series[str] = source_field()
-    location_code: Series[str] = location_code_field()
-    location_name: Series[str] = location_name_field()
-    has_hrp: Series[pd.BooleanDtype] = has_hrp_field()
-    in_gho: Series[pd.BooleanDtype] = in_gho_field()
-    provider_admin1_name: Series[str] = admin_field("Admin1 name as the HNO gives it.")
-    provider_admin2_name: Series[str] = admin_field("Admin2 name as the HNO gives it.")
-    admin1_code: Series[str] = admin_field("Admin1 p-code, if any.")
-    admin1_name: Series[str] = admin_field("Admin1 name of that p-code.")
-    admin2_code: Series[str] = admin_field("Admin2 p-code, if any.")
-    admin2_name: Series[str] = admin_field("Admin2 name of that p-code.")
-    admin_level: Series[pd.Int64Dtype] = admin_level_field()
     sector_code: Series[str] = field(
         "Sector (cluster) code, e.g. FSC, WSH; 'Intersectoral' for the overall figure."
     )
@@ -72,20 +45,6 @@ class HumanitarianNeeds(pa.DataFrameModel):
         isin=POPULATION_STATUSES,
     )
     population: Series[pd.Int64Dtype] = field("Number of people.", ge=0)
-    reference_period_start: Series[pd.Timestamp] = period_start_field()
-    reference_period_end: Series[pd.Timestamp] = period_end_field(nullable=True)
-    dataset_hdx_id: Series[str] = dataset_hdx_id_field()
-    resource_hdx_id: Series[str] = resource_hdx_id_field()
-    warning: Series[str] = warning_field()
-    vintage: Series[str] = vintage_field()
-    fetch_id: Series[str] = fetch_id_field()
 
     class Config:
-        strict = True
-        coerce = True
         unique = KEY
-
-    @pa.dataframe_check(name="period_start_not_after_end")
-    def period_ordered(cls, df: pd.DataFrame) -> Series[bool]:
-        end = df["reference_period_end"]
-        return end.isna() | (df["reference_period_start"] <= end)

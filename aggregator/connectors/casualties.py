@@ -15,19 +15,13 @@ import pandas as pd
 
 from aggregator.errors import ParseError
 from aggregator.http import Fetcher
+from schemas import columns
 from schemas.casualties_daily import VALUES
 
 SOURCE = "casualties"
 PATH = "/api/v2/casualties_daily.json"
 
-COLUMNS = [
-    "report_date",
-    "report_source",
-    "report_period",
-    *[c for column in VALUES for c in (column, f"{column}_gap_filled")],
-    "source",
-    "fetch_id",
-]
+COLUMNS = columns("casualties_daily")
 
 
 def extract(fetcher: Fetcher, base_url: str) -> dict[str, pd.DataFrame]:

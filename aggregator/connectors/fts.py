@@ -32,6 +32,7 @@ import pandas as pd
 from aggregator.errors import AggregatorError, ConfigError, ParseError
 from aggregator.geo import country, iso3_from_iso2
 from aggregator.http import Fetched, Fetcher
+from schemas import columns
 
 SOURCE = "fts"
 FLOW_PATH = "/v1/public/fts/flow"
@@ -42,76 +43,10 @@ DEFAULT_FLOW_COUNTRIES = ("PSE",)
 MAX_PAGES = 10_000  # a runaway server that invents new page URLs forever stops here
 NAME_SEPARATOR = " | "  # organisation names contain commas ("Germany, Government of")
 
-FLOW_COLUMNS = [
-    "source",
-    "query_key",
-    "query_iso3",
-    "query_year",
-    "flow_id",
-    "version",
-    "amount_usd",
-    "original_amount",
-    "original_currency",
-    "exchange_rate",
-    "status",
-    "flow_type",
-    "contribution_type",
-    "method",
-    "boundary",
-    "on_boundary",
-    "new_money",
-    "budget_year",
-    "date",
-    "decision_date",
-    "first_reported_date",
-    "created_at",
-    "updated_at",
-    "parent_flow_id",
-    "child_flow_ids",
-    "keywords",
-    "ref_code",
-    "description",
-]
+FLOW_COLUMNS = columns("fts_flows")
 SIDES = {"src": "sourceObjects", "dest": "destinationObjects"}
-SIDE_COLUMNS = [
-    "organization_id",
-    "organization",
-    "organization_names",
-    "organization_types",
-    "location_names",
-    "location_iso3s",
-    "plan_id",
-    "plan_names",
-    "cluster_names",
-    "global_cluster_names",
-    "project_codes",
-    "emergency_names",
-    "usage_years",
-    "usage_year_start",
-    "usage_year_end",
-]
-FLOW_COLUMNS += [f"{side}_{column}" for side in SIDES for column in SIDE_COLUMNS]
-FLOW_COLUMNS += ["fetch_id"]
 
-APPEAL_COLUMNS = [
-    "source",
-    "plan_id",
-    "plan_code",
-    "name",
-    "plan_type",
-    "start_date",
-    "end_date",
-    "years",
-    "country_iso3",
-    "country_iso3s",
-    "original_requirements_usd",
-    "revised_requirements_usd",
-    "funding_usd",
-    "coverage_share",
-    "published_on",
-    "vintage_key",
-    "fetch_id",
-]
+APPEAL_COLUMNS = columns("appeals")
 
 
 # --- options ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import pandas as pd
 from aggregator.errors import ConfigError, FetchError, ParseError
 from aggregator.geo import iso3_from_iso2
 from aggregator.http import Fetched, Fetcher
+from schemas import columns
 
 SOURCE = "hapi"
 MAX_LIMIT = 10_000
@@ -148,28 +149,7 @@ class Endpoint:
 
     @property
     def columns(self) -> list[str]:
-        kept = [f.name for f in self.fields if f.name != "error"]
-        return ["source", *_ordered(kept), "vintage", "fetch_id"]
-
-
-def _ordered(names: list[str]) -> list[str]:
-    """Columns in the order OCHA's HAPI CSVs use, provenance last."""
-    order = [
-        "location_code",
-        "location_name",
-        "has_hrp",
-        "in_gho",
-        *ADMINS,
-        "admin_level",
-    ]
-    tail = ["reference_period_start", "reference_period_end", "dataset_hdx_id", "resource_hdx_id"]
-    head = [n for n in order if n in names]
-    middle = [
-        n for n in names if n not in head and n not in tail and n not in ("warning", "sector_name")
-    ]
-    if "sector_name" in names:
-        middle.insert(middle.index("sector_code") + 1, "sector_name")
-    return head + middle + [n for n in tail if n in names] + ["warning"]
+        return columns(self.table)
 
 
 ENDPOINTS: dict[str, Endpoint] = {

@@ -18,6 +18,7 @@ import pandas as pd
 from aggregator.errors import AggregatorError, ParseError
 from aggregator.geo import country_name, iso3_from_iso2
 from aggregator.http import Fetched, Fetcher
+from schemas import columns
 
 SOURCE = "ipc_api"
 
@@ -93,38 +94,8 @@ def extract(
     }
 
 
-ANALYSIS_COLUMNS = [
-    "source",
-    "analysis_id",
-    "country_iso2",
-    "country_iso3",
-    "title",
-    "condition",
-    "analysis_date",
-    "created",
-    "modified",
-    "link",
-    "country_population",
-    "fetch_id",
-]
-PHASE_COLUMNS = [
-    "source",
-    "analysis_id",
-    "country_iso3",
-    "level",
-    "unit_id",
-    "unit_name",
-    "parent_name",
-    "period",
-    "period_start",
-    "period_end",
-    "period_granularity",
-    "phase",
-    "population",
-    "fraction",
-    "overall_phase",
-    "fetch_id",
-]
+ANALYSIS_COLUMNS = columns("ipc_analyses")
+PHASE_COLUMNS = columns("ipc_phases")
 
 
 def _acute_analyses(listing: Fetched) -> dict[str, dict[str, Any]]:

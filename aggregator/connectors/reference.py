@@ -20,6 +20,7 @@ import pandas as pd
 
 from aggregator.errors import ConfigError, ParseError
 from aggregator.http import Fetched, Fetcher
+from schemas import columns
 
 SOURCE = "reference"
 REQUIRED = (
@@ -36,25 +37,7 @@ REQUIRED = (
 )
 OPTIONAL = ("area", "period_kind", "notes")
 DEFAULT_PERIOD_KIND = "observed"
-COLUMNS = [
-    "metric",
-    "geo",
-    "area",
-    "value",
-    "unit",
-    "reference_date",
-    "published_on",
-    "publisher",
-    "document_title",
-    "url",
-    "page_or_quote",
-    "period_kind",
-    "notes",
-    "file",
-    "line",
-    "source",
-    "fetch_id",
-]
+COLUMNS = columns("reference_figures")
 
 
 def extract(fetcher: Fetcher, folder: Path) -> dict[str, pd.DataFrame]:

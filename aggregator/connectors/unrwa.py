@@ -20,6 +20,7 @@ import pandas as pd
 
 from aggregator.connectors import hdx
 from aggregator.errors import ParseError
+from schemas import columns
 from schemas.aid_trucks import DATA_PERIOD_CURRENT
 
 SOURCE = "unrwa_trucks"
@@ -48,30 +49,7 @@ COLUMNS = {
     "Last Edited Time": "last_edited",
 }
 REQUIRED = ["ID", "No. of Trucks", "Received Date", "Crossing", "Data Period"]
-TABLE_COLUMNS = [
-    "source",
-    "consignment_id",
-    "received_on",
-    "trucks",
-    "crossing",
-    "data_source",
-    "manifest",
-    "cargo_description",
-    "cargo_category",
-    "status",
-    "quantity",
-    "units",
-    "donor",
-    "donation_type",
-    "recipient",
-    "data_period",
-    "partial_data",
-    "entry_type",
-    "last_edited",
-    "resource_name",
-    "published_on",
-    "fetch_id",
-]
+TABLE_COLUMNS = columns("aid_trucks")
 
 
 def parse(downloads: list[hdx.Download], countries: list[str]) -> dict[str, pd.DataFrame]:
