@@ -28,6 +28,32 @@ def _float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _years(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        years = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+    except ValueError:
+        years = ()
+    if not years or any(y < 1990 or y > 2100 for y in years):
+        raise ConfigError(f"{name} must be comma-separated years (e.g. 2023,2024), got {raw!r}")
+    return years
+
+
+HAPI_MAX_PAGE_SIZE = 10_000  # HAPI refuses a larger limit
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """What to pull from sources that need telling (years, pacing)."""
+
+    fts_years: tuple[int, ...] = (2020, 2023, 2024)  # appeals
+    fts_flow_years: tuple[int, ...] = (2020,)
+    hapi_page_size: int = HAPI_MAX_PAGE_SIZE
+    hapi_pause: float = 1.0  # seconds between HAPI requests: HAPI asks for about one a second
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     connect_timeout: float = 10.0
@@ -46,6 +72,7 @@ class Settings:
     urls: dict[str, str]
     keys: dict[str, str | None]
     http: HttpSettings = field(default_factory=HttpSettings)
+    pull: SourceSettings = field(default_factory=SourceSettings)
 
     @property
     def raw_dir(self) -> Path:
@@ -85,5 +112,18 @@ def load_settings(warehouse: Path | None = None) -> Settings:
         backoff_initial=_float("AGGREGATOR_HTTP_BACKOFF", HttpSettings.backoff_initial),
         max_bytes=int(_float("AGGREGATOR_HTTP_MAX_BYTES", HttpSettings.max_bytes)),
     )
+    page_size = int(_float("AGGREGATOR_HAPI_PAGE_SIZE", SourceSettings.hapi_page_size))
+    if not 1 <= page_size <= HAPI_MAX_PAGE_SIZE:
+        raise ConfigError(
+            f"AGGREGATOR_HAPI_PAGE_SIZE must be 1 to {HAPI_MAX_PAGE_SIZE:,}, got {page_size}"
+        )
+    pull = SourceSettings(
+        fts_years=_years("FTS_YEARS", SourceSettings.fts_years),
+        fts_flow_years=_years("FTS_FLOW_YEARS", SourceSettings.fts_flow_years),
+        hapi_page_size=page_size,
+        hapi_pause=_float("AGGREGATOR_HAPI_PAUSE", SourceSettings.hapi_pause),
+    )
     urls = {name: os.environ.get(name) or default for name, default in DEFAULT_URLS.items()}
-    return Settings(data_dir=data_dir, warehouse=warehouse, urls=urls, keys=keys, http=http)
+    return Settings(
+        data_dir=data_dir, warehouse=warehouse, urls=urls, keys=keys, http=http, pull=pull
+    )

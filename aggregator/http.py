@@ -65,6 +65,7 @@ class Validator:
     last_modified: str | None
     sha256: str
     raw_path: str
+    version: str | None = None
 
 
 @dataclass
@@ -86,6 +87,8 @@ class FetchRecord:
     raw_path: str | None = None
     attempts: int = 0
     error: str | None = None
+    version: str | None = None
+    catalogue: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,17 +184,37 @@ class Fetcher:
             self.records.append(record)
         return record
 
-    def get(self, url: str, params: dict[str, str | None] | None = None) -> Fetched:
+    def get(
+        self,
+        url: str,
+        params: dict[str, str | None] | None = None,
+        *,
+        version: str | None = None,
+        catalogue: bool = False,
+    ) -> Fetched:
+        """GET a URL into the raw store.
+
+        ``version`` is the publisher's version of the file as a catalogue lists it (HDX:
+        resource last_modified and hash). When the last good download of the same URL had the
+        same version, no request is sent at all and the stored body is reused.
+        ``catalogue`` marks a lookup that only says what to download (HDX package_show): it
+        does not count when deciding whether a source's data changed.
+        """
         request_url = httpx.URL(url)  # keeps a query already in the URL (signed links, nextLink)
         given = {k: v for k, v in (params or {}).items() if v is not None}
         if given:
             request_url = request_url.copy_merge_params(given)
         public_url = redact_url(str(request_url))
         record = self._new_record(public_url)
+        record.version, record.catalogue = version, catalogue
         self.on_event("start", record)
         previous = self.validators.get(public_url)
         if previous and not Path(previous.raw_path).is_file():
             previous = None  # the stored body is gone: ask for the full body again
+        if previous and version and previous.version == version:
+            self._reuse(record, previous)
+            self.on_event("done", record)
+            return Fetched(record, Path(previous.raw_path))
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type((httpx.TransportError, _RetryableStatus)),
             wait=_Wait(self.settings),
@@ -231,6 +254,18 @@ class Fetcher:
         self.on_event("done", record)
         return Fetched(record, stored.path)
 
+    @staticmethod
+    def _reuse(
+        record: FetchRecord, previous: Validator, headers: httpx.Headers | None = None
+    ) -> None:
+        """Point the record at the stored body of the last good download (304 or same version)."""
+        headers = headers or httpx.Headers()
+        record.not_modified = True
+        record.etag = headers.get("etag") or previous.etag
+        record.last_modified = headers.get("last-modified") or previous.last_modified
+        record.sha256, record.raw_path = previous.sha256, previous.raw_path
+        record.bytes = Path(previous.raw_path).stat().st_size
+
     def _fail(self, record: FetchRecord, reason: str) -> None:
         record.error = redact_text(reason)
         self.on_event("done", record)
@@ -250,13 +285,7 @@ class Fetcher:
                 )
                 raise _RetryableStatus(response.status_code, retry_after)
             if response.status_code == 304 and previous:
-                record.not_modified = True
-                record.etag = response.headers.get("etag") or previous.etag
-                record.last_modified = (
-                    response.headers.get("last-modified") or previous.last_modified
-                )
-                record.sha256, record.raw_path = previous.sha256, previous.raw_path
-                record.bytes = Path(previous.raw_path).stat().st_size
+                self._reuse(record, previous, response.headers)
                 return Fetched(record, Path(previous.raw_path))
             if response.status_code != 200:
                 raise FetchError(self.source, record.url, f"HTTP {response.status_code}")

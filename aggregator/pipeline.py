@@ -122,9 +122,10 @@ def _run_source(
         log.error("%s: unexpected error\n%s", source.name, redact_text(traceback.format_exc()))
         result.message = redact_text(f"unexpected {type(exc).__name__}: {exc}")
         return result
-    if fetcher.records and all(r.not_modified for r in fetcher.records):
+    data = [r for r in fetcher.records if not r.catalogue]
+    if data and all(r.not_modified for r in data):
         result.outcome = "not_modified"
-        result.message = "every download answered 304 Not Modified: tables left as they were"
+        result.message = "no file changed since the last good refresh: tables left as they were"
         return result
     checked = [
         validate(name, tables[name], run_id=run_id, source=source.name) for name in source.tables

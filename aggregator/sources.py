@@ -69,7 +69,11 @@ SOURCES: dict[str, Source] = {
             "and funding (FTS_YEARS, FTS_FLOW_YEARS)",
             tables=("fts_flows", "appeals"),
             extract=lambda fetcher, opts: fts.extract(
-                fetcher, opts.settings.url("FTS_URL"), opts.countries
+                fetcher,
+                opts.settings.url("FTS_URL"),
+                opts.countries,
+                years=opts.settings.pull.fts_years,
+                flow_years=opts.settings.pull.fts_flow_years,
             ),
             url_env="FTS_URL",
         ),
@@ -82,6 +86,8 @@ SOURCES: dict[str, Source] = {
                 opts.settings.url("HAPI_URL"),
                 opts.settings.key("HDX_HAPI_APP_IDENTIFIER"),
                 opts.countries,
+                limit=opts.settings.pull.hapi_page_size,
+                pause=opts.settings.pull.hapi_pause,
             ),
             url_env="HAPI_URL",
             key_env="HDX_HAPI_APP_IDENTIFIER",

@@ -137,7 +137,7 @@ def validators(path: Path, source: str) -> dict[str, Validator]:
             return {}
         rows = con.execute(
             """
-            select f.url, f.etag, f.last_modified, f.sha256, f.raw_path
+            select f.url, f.etag, f.last_modified, f.sha256, f.raw_path, f.version
             from fetches f join runs r using (run_id, source)
             where f.source = ? and f.sha256 is not null and f.error is null
               and r.outcome in ('published', 'not_modified')
@@ -145,7 +145,7 @@ def validators(path: Path, source: str) -> dict[str, Validator]:
             """,
             [source],
         ).fetchall()
-    return {url: Validator(etag, lm, sha, raw) for url, etag, lm, sha, raw in rows}
+    return {row[0]: Validator(*row[1:]) for row in rows}
 
 
 def publish(

@@ -23,7 +23,7 @@ class Runs(pa.DataFrameModel):
         "When this source finished.", sql_type=TIMESTAMP
     )
     outcome: Series[str] = field(
-        "published, not_modified (every download answered 304: tables untouched), "
+        "published, not_modified (no file changed since the last good refresh: tables untouched), "
         "failed (previous tables untouched) or skipped (e.g. no key).",
         isin=OUTCOMES,
     )
@@ -31,7 +31,9 @@ class Runs(pa.DataFrameModel):
     warnings: Series[pd.Int64Dtype] = field("Rows flagged by warning checks (published).", ge=0)
     rejected: Series[pd.Int64Dtype] = field("Failure cases of blocking checks.", ge=0)
     requests: Series[pd.Int64Dtype] = field("HTTP requests made.", ge=0)
-    not_modified: Series[pd.Int64Dtype] = field("Requests answered 304 Not Modified.", ge=0)
+    not_modified: Series[pd.Int64Dtype] = field(
+        "Downloads whose stored body was reused (304, or same catalogue version).", ge=0
+    )
     message: Series[str] = field("Why the source failed or was skipped.", nullable=True)
     mode: Series[str] = field("live, record or replay.", isin=["live", "record", "replay"])
 
@@ -55,7 +57,8 @@ class Fetches(pa.DataFrameModel):
     )
     status: Series[pd.Int64Dtype] = field("HTTP status of the last attempt.", nullable=True)
     not_modified: Series[bool] = field(
-        "True when a 304 reused the stored body of an earlier fetch."
+        "True when the stored body of an earlier fetch was reused: the server answered 304, "
+        "or the catalogue listed the same version (no request sent; status is then empty)."
     )
     etag: Series[str] = field("ETag header.", nullable=True)
     last_modified: Series[str] = field("Last-Modified header.", nullable=True)
@@ -65,6 +68,15 @@ class Fetches(pa.DataFrameModel):
     raw_path: Series[str] = field("Where the body is kept in the raw store.", nullable=True)
     attempts: Series[pd.Int64Dtype] = field("Attempts made (1 = no retry).", ge=0)
     error: Series[str] = field("Why the download failed, if it did.", nullable=True)
+    version: Series[str] = field(
+        "The publisher's version of the file as its catalogue lists it (HDX: resource "
+        "last_modified and hash). A refresh skips the request when it has not changed.",
+        nullable=True,
+    )
+    catalogue: Series[bool] = field(
+        "True for a catalogue lookup (HDX package_show) that only says which files to get: "
+        "it does not count when deciding whether a source changed."
+    )
 
     class Config:
         strict = True

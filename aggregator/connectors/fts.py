@@ -21,7 +21,6 @@ committed, without the flows shared across the boundary (``onBoundary == "shared
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
@@ -29,7 +28,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import pandas as pd
 
-from aggregator.errors import AggregatorError, ConfigError, ParseError
+from aggregator.errors import AggregatorError, ParseError
 from aggregator.geo import country, iso3_from_iso2
 from aggregator.http import Fetched, Fetcher
 from schemas import columns
@@ -37,8 +36,6 @@ from schemas import columns
 SOURCE = "fts"
 FLOW_PATH = "/v1/public/fts/flow"
 PROGRESS_PATH = "/v2/fts/flow/plan/overview/progress"
-DEFAULT_YEARS = (2020, 2023, 2024)
-DEFAULT_FLOW_YEARS = (2020,)
 DEFAULT_FLOW_COUNTRIES = ("PSE",)
 MAX_PAGES = 10_000  # a runaway server that invents new page URLs forever stops here
 NAME_SEPARATOR = " | "  # organisation names contain commas ("Germany, Government of")
@@ -49,23 +46,6 @@ SIDES = {"src": "sourceObjects", "dest": "destinationObjects"}
 APPEAL_COLUMNS = columns("appeals")
 
 
-# --- options ---------------------------------------------------------------------------
-
-
-def years_from_env(name: str, default: tuple[int, ...]) -> list[int]:
-    """Years from a comma-separated environment variable (e.g. FTS_YEARS=2023,2024)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return list(default)
-    try:
-        years = sorted({int(part) for part in raw.split(",") if part.strip()})
-    except ValueError:
-        raise ConfigError(f"{name} must be comma-separated years, got {raw!r}") from None
-    if not years or any(y < 1990 or y > 2100 for y in years):
-        raise ConfigError(f"{name} must be comma-separated years, got {raw!r}")
-    return years
-
-
 # --- extract ---------------------------------------------------------------------------
 
 
@@ -73,15 +53,9 @@ def extract(
     fetcher: Fetcher,
     base_url: str,
     countries: list[str] | None,
-    years: Iterable[int] | None = None,
-    flow_years: Iterable[int] | None = None,
+    years: Iterable[int],
+    flow_years: Iterable[int],
 ) -> dict[str, pd.DataFrame]:
-    years = list(years if years is not None else years_from_env("FTS_YEARS", DEFAULT_YEARS))
-    flow_years = list(
-        flow_years
-        if flow_years is not None
-        else years_from_env("FTS_FLOW_YEARS", DEFAULT_FLOW_YEARS)
-    )
     iso3s = [iso3_from_iso2(c) for c in countries] if countries else []
     flows: list[dict[str, Any]] = []
     for iso3 in iso3s or DEFAULT_FLOW_COUNTRIES:

@@ -24,7 +24,6 @@ import csv
 import io
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,14 +32,13 @@ from typing import Any
 
 import pandas as pd
 
+from aggregator.config import HAPI_MAX_PAGE_SIZE, SourceSettings
 from aggregator.errors import ConfigError, FetchError, ParseError
 from aggregator.geo import iso3_from_iso2
 from aggregator.http import Fetched, Fetcher
 from schemas import columns
 
 SOURCE = "hapi"
-MAX_LIMIT = 10_000
-DEFAULT_PAUSE = 1.0
 KEY_HELP = (
     "generate an app identifier at https://hapi.humdata.org/docs (encode_app_identifier: "
     "your application name and email) and set HDX_HAPI_APP_IDENTIFIER, or pass "
@@ -304,14 +302,6 @@ def parse(
 # --- fetching --------------------------------------------------------------------------------
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-
-
 class Pacer:
     """Spaces requests at least ``pause`` seconds apart (HAPI asks for about one a second)."""
 
@@ -333,14 +323,12 @@ def extract(
     app_identifier: str | None,
     countries: list[str] | None,
     *,
-    limit: int | None = None,
-    pause: float | None = None,
+    limit: int = HAPI_MAX_PAGE_SIZE,
+    pause: float = SourceSettings.hapi_pause,
     output_format: str = "json",
 ) -> dict[str, pd.DataFrame]:
-    limit = int(_env_number("AGGREGATOR_HAPI_PAGE_SIZE", MAX_LIMIT)) if limit is None else limit
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ConfigError(f"HAPI page size must be 1 to {MAX_LIMIT:,}, got {limit}")
-    pause = _env_number("AGGREGATOR_HAPI_PAUSE", DEFAULT_PAUSE) if pause is None else pause
+    if not 1 <= limit <= HAPI_MAX_PAGE_SIZE:
+        raise ConfigError(f"HAPI page size must be 1 to {HAPI_MAX_PAGE_SIZE:,}, got {limit}")
     if output_format not in ("json", "csv"):
         raise ConfigError(f"HAPI output_format must be json or csv, got {output_format!r}")
     pacer = Pacer(pause)

@@ -63,10 +63,13 @@ def test_trucks_demo_gives_march_22_by_crossing(demo_warehouse):
 
 
 def test_second_demo_refresh_is_not_modified(demo_warehouse):
-    """Replaying again: every download answers 304, nothing is published anew."""
+    """Replaying again: package_show answers 304 and lists the same resource versions, so no
+    file is requested at all and nothing is published anew."""
     results = refresh(resolve(SOURCES), RefreshOptions(settings=demo_warehouse), replay=DEMO)
     assert [(r.source, r.outcome, r.not_modified, len(r.fetches)) for r in results] == [
         ("ipc_hdx", "not_modified", 4, 4),
         ("unrwa_trucks", "not_modified", 2, 2),
     ]
+    files = [f for r in results for f in r.fetches if not f.catalogue]
+    assert files and all(f.status is None and f.attempts == 0 for f in files)
     assert _query(demo_warehouse, "select count(*) from aid_trucks") == [(177,)]

@@ -138,3 +138,39 @@ def test_unchanged_resource_is_not_downloaded_again(loopback, tmp_path):
     tables, second = _extract(loopback, tmp_path, validators=known)
     assert second.records[1].not_modified and second.records[1].status == 304
     assert tables["ipc_phases"]["population"].tolist() == [342719]
+
+
+def test_same_catalogue_version_sends_no_download(loopback, tmp_path):
+    """When package_show lists the resource with the last_modified of the last good download,
+    the resource is not requested at all; a new last_modified downloads it again."""
+    stamp = {"value": "2024-07-01T10:00:00.000000"}
+
+    def app(seen: Seen) -> Reply:
+        if seen.path == "/api/3/action/package_show":
+            answer = json.loads(_show(loopback, "/dataset/ds/resource/r1/download/file.csv"))
+            answer["result"]["resources"][0]["last_modified"] = stamp["value"]
+            return Reply(200, json.dumps(answer).encode())
+        return Reply(200, CSV, {"Content-Type": "text/csv"})
+
+    loopback.app = app
+    _, first = _extract(loopback, tmp_path)
+    record = first.records[1]
+    assert record.version == stamp["value"] and first.records[0].catalogue
+    from aggregator.http import Validator
+
+    known = {
+        record.url: Validator(
+            record.etag, record.last_modified, record.sha256, record.raw_path, record.version
+        )
+    }
+    loopback.requests.clear()
+    tables, second = _extract(loopback, tmp_path, validators=known)
+    assert [s.path for s in loopback.seen()] == ["/api/3/action/package_show"]
+    assert second.records[1].not_modified and second.records[1].status is None
+    assert tables["ipc_phases"]["population"].tolist() == [342719]
+
+    stamp["value"] = "2024-08-01T10:00:00.000000"
+    loopback.requests.clear()
+    _, third = _extract(loopback, tmp_path, validators=known)
+    assert [s.path for s in loopback.seen()][-1] == "/dataset/ds/resource/r1/download/file.csv"
+    assert third.records[1].status == 200 and not third.records[1].not_modified

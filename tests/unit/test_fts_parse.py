@@ -17,7 +17,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from aggregator.config import HttpSettings
+from aggregator.config import HttpSettings, SourceSettings, load_settings
 from aggregator.connectors import fts
 from aggregator.errors import ConfigError, ParseError
 from aggregator.http import Fetcher, make_client
@@ -101,6 +101,8 @@ def _run(tmp_path: Path, answers: dict[str, Any], **kwargs: Any) -> dict[str, pd
         fetcher = Fetcher(
             client, source="fts", run_id="t", raw=RawStore(tmp_path / "raw"), settings=settings
         )
+        kwargs.setdefault("years", SourceSettings.fts_years)
+        kwargs.setdefault("flow_years", SourceSettings.fts_flow_years)
         return fts.extract(fetcher, BASE, kwargs.pop("countries", ["PS"]), **kwargs)
 
 
@@ -238,12 +240,12 @@ def test_progress_without_plans_is_a_parse_error(tmp_path):
         _run(tmp_path, answers, countries=[], years=[2020], flow_years=[])
 
 
-def test_years_from_env(monkeypatch):
+def test_fts_years_come_from_the_environment(monkeypatch):
     """FTS_YEARS is read as comma-separated years; a bad value is a ConfigError naming it."""
     monkeypatch.setenv("FTS_YEARS", "2024, 2023")
-    assert fts.years_from_env("FTS_YEARS", (2020,)) == [2023, 2024]
+    assert load_settings().pull.fts_years == (2023, 2024)
     monkeypatch.delenv("FTS_YEARS")
-    assert fts.years_from_env("FTS_YEARS", (2020,)) == [2020]
-    monkeypatch.setenv("FTS_YEARS", "2024,last")
-    with pytest.raises(ConfigError, match="FTS_YEARS"):
-        fts.years_from_env("FTS_YEARS", (2020,))
+    assert load_settings().pull.fts_years == (2020, 2023, 2024)
+    monkeypatch.setenv("FTS_FLOW_YEARS", "2024,last")
+    with pytest.raises(ConfigError, match="FTS_FLOW_YEARS"):
+        load_settings()
