@@ -93,6 +93,11 @@ class Settings:
         return self.keys.get(name)
 
     @property
+    def claims_dir(self) -> Path:
+        """Curated CSVs of figures quoted in the press (tracked in git)."""
+        return self.data_dir / "claims"
+
+    @property
     def reference_dir(self) -> Path:
         """Curated CSVs of official figures that exist only in reports (tracked in git)."""
         return self.data_dir / "reference"

@@ -76,6 +76,7 @@ def refresh(
     started = datetime.now(UTC)
     results: list[SourceResult] = []
     with warehouse.refresh_lock(settings.warehouse):
+        warehouse.prepare(settings.warehouse)
         known = {s.name: warehouse.validators(settings.warehouse, s.name) for s in sources}
         raw = RawStore(settings.raw_dir)
         with (

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from aggregator.config import Settings
-from aggregator.connectors import casualties, fts, hapi, hdx, ipc, reference
+from aggregator.connectors import casualties, claims, fts, hapi, hdx, ipc, reference
 from aggregator.http import Fetcher
 
 
@@ -16,6 +17,7 @@ from aggregator.http import Fetcher
 class RefreshOptions:
     settings: Settings
     countries: list[str] = field(default_factory=list)  # ISO2; empty = every country available
+    claims_files: list[Path] = field(default_factory=list)  # besides data/claims/*.csv
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,16 @@ SOURCES: dict[str, Source] = {
                 url_env=hdx.URL_ENV,
             )
             for d in hdx.DATASETS.values()
+        ),
+        Source(
+            name=claims.SOURCE,
+            title="Press claims: figures quoted in the press (curated CSVs in data/claims/ "
+            "and --claims files)",
+            tables=("press_claims",),
+            extract=lambda fetcher, opts: claims.extract(
+                fetcher, opts.settings.claims_dir, opts.claims_files
+            ),
+            url_env="",  # local files: $AGGREGATOR_DATA_DIR/claims, no URL
         ),
         # Registry entries of further sources go above this line.
     )

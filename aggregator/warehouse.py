@@ -122,6 +122,17 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     _append(con, "metrics", METRICS_FRAME)
 
 
+def prepare(path: Path) -> None:
+    """Brings the tables and views up to the schemas before a refresh reads from them."""
+    try:
+        with connect(path) as con:
+            con.execute("begin transaction")
+            ensure_tables(con)
+            con.execute("commit")
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot prepare warehouse {path}: {exc}") from exc
+
+
 def validators(path: Path, source: str) -> dict[str, Validator]:
     """Last good download of each URL of a source, for conditional GET.
 

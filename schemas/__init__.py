@@ -19,6 +19,7 @@ from schemas import (
     hapi_funding,
     humanitarian_needs,
     ipc_phases,
+    press_claims,
     reference_figures,
 )
 from schemas.ipc_analyses import IpcAnalyses
@@ -114,6 +115,13 @@ TABLES: dict[str, Table] = {
             tuple(aid_trucks.KEY),
             "fact",
             replace_by="published_on",
+        ),
+        Table(
+            "press_claims",
+            press_claims.PressClaims,
+            tuple(press_claims.KEY),
+            "fact",
+            check_columns=press_claims.CHECK_COLUMNS,
         ),
         # Fact tables of further sources go above this line.
         Table("runs", Runs, ("run_id", "source"), "meta"),

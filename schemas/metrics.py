@@ -137,6 +137,30 @@ METRICS: dict[str, Metric] = {
             0.10,
             "People displaced or sheltering in an area.",
         ),
+        # Figures the press quotes that no source of this tool publishes: claims about them
+        # are kept and checked as no_official_figure, so nothing quoted is silently dropped.
+        Metric(
+            "conflict.israel.killed_2023_10_07",
+            "people",
+            "stock",
+            0.05,
+            "People killed in Israel in the attack of 7 October 2023 (no source in this tool).",
+        ),
+        Metric(
+            "conflict.israel.hostages_2023_10_07",
+            "people",
+            "stock",
+            0.05,
+            "Hostages taken into Gaza on 7 October 2023 (no source in this tool).",
+        ),
+        Metric(
+            "conflict.combatants.killed_or_captured",
+            "people",
+            "stock",
+            0.10,
+            "Fighters killed or captured in a military operation, as a party to the conflict "
+            "states it (no source in this tool).",
+        ),
     ]
 }
 
