@@ -81,9 +81,19 @@ def extract(fetcher: Fetcher, folder: Path, extra: list[Path]) -> dict[str, pd.D
 
 
 def parse(fetched: Fetched, name: str) -> list[dict[str, Any]]:
-    """Rows of one claims file, in the warehouse shape, each with its file name and line."""
+    """Rows of one claims file kept in the raw store, with its file name and line."""
+    return parse_file(fetched.path, name, fetched.fetch_id, fetched.record.url)
+
+
+def load(path: Path) -> pd.DataFrame:
+    """A claims file read straight from disk (``compare --claims``), in the press_claims shape."""
+    records = parse_file(path, path.name, f"file:{path}", str(path))
+    return pd.DataFrame.from_records(records, columns=COLUMNS)
+
+
+def parse_file(path: Path, name: str, fetch_id: str, where: str) -> list[dict[str, Any]]:
     out = []
-    for row in curated_csv.rows(fetched, SOURCE, REQUIRED, OPTIONAL):
+    for row in curated_csv.rows(path, where, SOURCE, REQUIRED, OPTIONAL):
         cells = {**DEFAULTS, **{k: v for k, v in row.cells.items() if v}}
         record: dict[str, Any] = {c: cells.get(c) for c in COLUMNS}
         record["geo"] = cells.get("geo", "").upper() or None
@@ -99,7 +109,7 @@ def parse(fetched: Fetched, name: str) -> list[dict[str, Any]]:
             curated_csv.day(row, "reference_date", SOURCE) or record["published_on"]
         )
         _convert_unit(record, cells, row)
-        record.update(file=name, line=row.line, source=SOURCE, fetch_id=fetched.fetch_id)
+        record.update(file=name, line=row.line, source=SOURCE, fetch_id=fetch_id)
         out.append(record)
     return out
 

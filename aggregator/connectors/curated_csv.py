@@ -13,9 +13,9 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from aggregator.errors import ParseError
-from aggregator.http import Fetched
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,15 @@ class CuratedRow:
 
 
 def rows(
-    fetched: Fetched, source: str, required: tuple[str, ...], optional: tuple[str, ...]
+    path: Path, where: str, source: str, required: tuple[str, ...], optional: tuple[str, ...]
 ) -> Iterator[CuratedRow]:
-    where = fetched.record.url
+    """The rows of one file; ``where`` names it in errors."""
     try:
-        text = fetched.path.read_bytes().decode("utf-8-sig")
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ParseError(source, where, f"not UTF-8 text ({exc})") from exc
+    except OSError as exc:
+        raise ParseError(source, where, f"cannot read: {exc.strerror}") from exc
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)

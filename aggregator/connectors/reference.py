@@ -52,7 +52,7 @@ def extract(fetcher: Fetcher, folder: Path) -> dict[str, pd.DataFrame]:
 def parse(fetched: Fetched, name: str) -> list[dict[str, Any]]:
     """Rows of one reference CSV, each with its file name and line number."""
     out = []
-    for row in curated_csv.rows(fetched, SOURCE, REQUIRED, OPTIONAL):
+    for row in curated_csv.rows(fetched.path, fetched.record.url, SOURCE, REQUIRED, OPTIONAL):
         record: dict[str, Any] = {c: row.cells.get(c) or None for c in COLUMNS}
         record["value"] = curated_csv.number(row, "value", SOURCE)
         record["reference_date"] = curated_csv.day(row, "reference_date", SOURCE)

@@ -16,7 +16,8 @@
 --    else the earliest after it.
 -- 4. The figure known on the claim's date: the newest vintage published on or before the
 --    reference date (ties: the IPC API before IPC on HDX before HAPI). The other period of
---    the same vintage is shown beside it. The newest figure known on as_of is shown too.
+--    the same vintage is shown beside it. The newest figure known on as_of is shown too: the
+--    latest vintage for the date, else the nearest figure after it.
 -- 5. Tolerance: the claim's own, else the metric's; relative to the official value for counts
 --    and money, absolute for shares. A figure is within the claim when it lies in the interval
 --    widened by the tolerance.
@@ -112,7 +113,10 @@ older_fit as (
 newest as (
     select * from applicable
     qualify row_number() over (
-        partition by claim_id order by timing, published_on desc, source_rank
+        partition by claim_id
+        order by timing,
+            case when timing = 2 then epoch(period_start) else -epoch(published_on) end,
+            source_rank
     ) = 1
 )
 select
