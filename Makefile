@@ -41,8 +41,9 @@ lint: setup ## Check style and common mistakes
 	$(BIN)/ruff check aggregator schemas tests
 	$(BIN)/ruff format --check aggregator schemas tests
 
-docs: setup ## Regenerate docs/data-dictionary.md from the schemas
+docs: demo ## Regenerate the data dictionary and the SQL cookbook's results (from the demo)
 	$(AGG) schema --markdown > docs/data-dictionary.md
+	$(VENV)/bin/python -m tests.cookbook data/warehouse.duckdb
 
 clean: ## Remove the warehouse, raw store, rejects and logs (not the demo snapshot)
 	rm -rf data/raw data/rejects data/logs data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock

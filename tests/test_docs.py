@@ -38,3 +38,35 @@ def test_readme_starts_with_the_two_commands():
     """The first lines give the set-up-and-run command and the test command."""
     head = "\n".join((ROOT / "README.md").read_text().splitlines()[:8])
     assert "make demo" in head and "make test" in head
+
+
+def test_methodology_tolerance_table_matches_the_metric_registry():
+    """Every metric appears in docs/methodology.md's tolerance table with its own tolerance."""
+    from schemas.metrics import METRICS
+
+    text = (ROOT / "docs" / "methodology.md").read_text()
+    table = {}
+    for line in re.findall(
+        r"^\| (?:ipc|casualties|aid|funding|needs|displacement|conflict)\..*$", text, flags=re.M
+    ):
+        names, _, tolerance = (cell.strip() for cell in line.strip("|").split("|"))
+        for name in re.findall(r"[a-z0-9_]+(?:\.[a-z0-9_]+)+", names):
+            table[name] = tolerance
+        if "…" in names:  # ipc.phase1.x … ipc.phase5.x stands for phases 1 to 5
+            kind = names.split("…")[0].strip().split(".")[-1]
+            for phase in range(1, 6):
+                table[f"ipc.phase{phase}.{kind}"] = tolerance
+    for metric in METRICS.values():
+        assert metric.id in table, f"{metric.id} missing from the methodology tolerance table"
+        points = metric.unit == "share"
+        expected = f"{metric.tolerance * 100:g} {'points' if points else ''}".strip()
+        expected = expected if points else f"{metric.tolerance * 100:g}%"
+        assert table[metric.id] == expected, metric.id
+
+
+def test_methodology_names_every_verdict():
+    from aggregator.compare import VERDICTS
+
+    text = (ROOT / "docs" / "methodology.md").read_text()
+    for verdict in VERDICTS:
+        assert f"| `{verdict}` |" in text
