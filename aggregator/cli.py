@@ -103,6 +103,13 @@ def refresh(
             "--hapi-email", help="Email for the HDX HAPI app identifier (with --hapi-app)."
         ),
     ] = None,
+    claims: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--claims",
+            help="A claims file to load besides data/claims/*.csv (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Download, validate and publish sources into the warehouse.
 
@@ -111,7 +118,7 @@ def refresh(
     nothing. Exit status: 0 when every source succeeded or was unchanged, 1 when any failed
     (or a source you asked for by name was skipped for want of a key), 2 on bad usage.
 
-    Sources: ipc_api, ipc_hdx, hapi, fts, unrwa_trucks, casualties, reference; `ipc` means
+    Sources: ipc_api, ipc_hdx, hapi, fts, unrwa_trucks, casualties, reference, claims; `ipc` means
     the IPC API when IPC_API_KEY is set and IPC's HDX mirror otherwise. Keys come from the
     environment (IPC_API_KEY, HDX_HAPI_APP_IDENTIFIER); base URLs from IPC_API_URL, HDX_URL,
     HAPI_URL, FTS_URL and CASUALTIES_URL.
@@ -148,7 +155,9 @@ def refresh(
         try:
             results = run_refresh(
                 chosen,
-                RefreshOptions(settings=settings, countries=countries),
+                RefreshOptions(
+                    settings=settings, countries=countries, claims_files=list(claims or [])
+                ),
                 record=record,
                 replay=replay,
                 on_event=reporter.on_event,
@@ -158,6 +167,8 @@ def refresh(
     Console().print(reporter.summary(results))
     typer.echo(f"warehouse: {settings.warehouse}  log: {settings.log_file}")
     failed = [r for r in results if r.outcome == "failed" or (source and r.outcome == "skipped")]
+    for result in failed:  # unwrapped, for logs of scheduled runs
+        typer.echo(f"error: {result.source} {result.outcome}: {result.message}", err=True)
     if failed:
         raise typer.Exit(1)
 
@@ -225,6 +236,91 @@ def sql(
     from aggregator.output import write_rows
 
     write_rows(columns, rows, format.value, sys.stdout)
+
+
+class CompareFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    claimreview = "claimreview"
+
+
+@app.command()
+def compare(
+    claims: Annotated[
+        Path | None,
+        typer.Option(
+            "--claims",
+            help="Check the claims of this file instead of those loaded by the last refresh.",
+        ),
+    ] = None,
+    country: Annotated[
+        str | None,
+        typer.Option(
+            "--country", "-c", help="Only claims about this country (ISO3, ISO2 or name)."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Show the newest official figure known on this day (YYYY-MM-DD; default today). "
+            "Each claim is always judged on the figure known on its own date.",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        CompareFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (the verdicts, to read), csv or json (every column of claim_checks), "
+            "claimreview (schema.org ClaimReview JSON-LD, as fact-checkers publish).",
+        ),
+    ] = CompareFormat.table,
+    reviewer: Annotated[
+        str,
+        typer.Option(help="Organisation named as the author of ClaimReview output."),
+    ] = "foodsec-aggregator",
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Check press claims against the official figures known on the claim's date.
+
+    For each claim: the matched official figure (for IPC, the period in force on the claim's
+    date, with the other period of the same analysis beside it), the newest figure known now,
+    the claim's range and the tolerance used, the difference, and a verdict: consistent,
+    overstates, understates, matches_other_period, outdated or no_official_figure. The rules
+    are in docs/methodology.md.
+    """
+    import json
+    from datetime import date
+
+    from aggregator import compare as checks
+    from aggregator.config import load_settings
+    from aggregator.errors import AggregatorError
+    from aggregator.geo import country as resolve_country
+    from aggregator.output import write_rows
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        raise _fail(f"--as-of must be a date as YYYY-MM-DD, got {as_of!r}", 2) from None
+    try:
+        iso3 = resolve_country(country).iso3 if country else None
+        settings = load_settings(warehouse)
+        results = checks.claim_checks(
+            settings.warehouse, as_of=day, country=iso3, claims_file=claims
+        )
+    except (AggregatorError, LookupError) as exc:
+        raise _fail(str(exc).strip('"')) from None
+    if format is CompareFormat.claimreview:
+        reviews = checks.claimreview(results, reviewer=reviewer, reviewed_on=day)
+        typer.echo(json.dumps(reviews, indent=1, ensure_ascii=False))
+    elif format is CompareFormat.table:
+        columns, rows = checks.summary(results)
+        write_rows(columns, rows, "table", sys.stdout)
+    else:
+        write_rows(list(results.columns), checks.records(results), format.value, sys.stdout)
 
 
 @app.command()

@@ -207,8 +207,28 @@ def summary(checks: pd.DataFrame) -> tuple[list[str], list[tuple]]:
 
 
 def show_signed(value: float, unit: str) -> str:
-    text = show(abs(value), unit)
-    return ("+" if value > 0 else "-" if value < 0 else "±") + text
+    if value == 0:
+        return "0"
+    return ("+" if value > 0 else "-") + show(abs(value), unit)
+
+
+def records(checks: pd.DataFrame) -> list[tuple]:
+    """Rows as plain values for CSV and JSON: dates as dates, missing as None."""
+    out = []
+    for row in checks.itertuples(index=False):
+        out.append(
+            tuple(
+                None
+                if v is None or (not isinstance(v, str) and pd.isna(v))
+                else v.date()
+                if isinstance(v, pd.Timestamp)
+                else v.item()
+                if hasattr(v, "item")
+                else v
+                for v in row
+            )
+        )
+    return out
 
 
 def _claim_author(row: pd.Series) -> dict[str, str]:

@@ -321,8 +321,11 @@ def test_failure_line_states_attempts_once(cli: Cli, ipc_api: IpcApi) -> None:
     ipc_api.population_reply = Reply(500, b"internal server error")
     result = cli("refresh", "--source", "ipc", "--country", "CF")
     assert result.returncode == 1, result.output
-    [line] = [x for x in result.stderr.splitlines() if "/population" in x]
+    progress = [x for x in result.stderr.splitlines() if not x.startswith("error: ")]
+    [line] = [x for x in progress if "/population" in x]
     assert line.endswith("failed: HTTP 500 after 4 attempts"), line
+    # The closing error line names the source and repeats the reason, unwrapped.
+    assert "error: ipc_api failed: " in result.stderr and result.stderr.count("4 attempts") == 2
 
 
 def test_validation_failure_writes_rejects_and_publishes_nothing(
@@ -418,7 +421,7 @@ def test_unknown_source_is_a_usage_error(cli: Cli) -> None:
     assert result.returncode == 2, result.output
     assert "nosuch" in result.stderr
     assert (
-        "known: casualties, fts, hapi, ipc, ipc_api, ipc_hdx, reference, unrwa_trucks"
+        "known: casualties, claims, fts, hapi, ipc, ipc_api, ipc_hdx, reference, unrwa_trucks"
         in result.stderr
     )
     assert not cli.warehouse.exists()
