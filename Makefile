@@ -27,6 +27,7 @@ demo: setup ## Refresh the warehouse from the bundled snapshot (data/demo) and s
 	  from ipc_phases p join ipc_analyses a using (source, analysis_id) \
 	  where p.source = 'ipc_api' and p.level = 'national' and p.phase in ('3+', '5') \
 	  order by a.analysis_date, p.period, p.phase"
+	$(AGG) compare --country PSE
 
 refresh: setup ## Refresh from the live services (keys from the environment; ARGS="--source ipc --country PS")
 	$(AGG) refresh $(ARGS)
