@@ -92,7 +92,7 @@ def daily(rows) -> list[tuple]:
         columns = ", ".join(f'"{c}" {t}' for c, t in columns_of(TABLES["aid_trucks"]).items())
         con.execute(f"create table aid_trucks ({columns})")  # as the warehouse creates it
         con.execute("insert into aid_trucks by name select * from staged")
-        con.execute((ROOT / "aggregator" / "sql" / "aid_trucks_daily.sql").read_text())
+        con.execute((ROOT / "aggregator" / "sql" / "10_aid_trucks_daily.sql").read_text())
         return con.execute(
             "select received_on::varchar, crossing, trucks, consignments, partial_data, "
             "published_on::varchar from aid_trucks_daily order by 1, 2"

@@ -7,7 +7,7 @@
   to 2024-12-23, Excel serial dates. Written back into an XLSX workbook here (numbers as
   numbers) so the XLSX path reads real rows; read as a CSV too, the rows must be the same.
 
-Daily sums go through the project's SQL view (aggregator/sql/aid_trucks_daily.sql).
+Daily sums go through the project's SQL view (aggregator/sql/10_aid_trucks_daily.sql).
 """
 
 from __future__ import annotations

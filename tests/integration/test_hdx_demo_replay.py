@@ -49,7 +49,7 @@ def test_ipc_hdx_demo_gives_the_gaza_figures(demo_warehouse):
 
 def test_trucks_demo_gives_march_22_by_crossing(demo_warehouse):
     """The daily view over the demo gives 2024-03-22: Kerem Shalom 122, Rafah 55 trucks."""
-    view = (ROOT / "aggregator" / "sql" / "aid_trucks_daily.sql").read_text()
+    view = (ROOT / "aggregator" / "sql" / "10_aid_trucks_daily.sql").read_text()
     with duckdb.connect(str(demo_warehouse.warehouse)) as con:
         con.execute(view)
         rows = con.execute(
