@@ -306,6 +306,8 @@ class Fetcher:
         record.last_modified = response.headers.get("last-modified")
         record.content_type = response.headers.get("content-type")
         record.sha256, record.bytes, record.raw_path = stored.sha256, stored.bytes, str(stored.path)
+        # A service without validators (HAPI) answers in full: the same bytes are no change.
+        record.not_modified = bool(previous and previous.sha256 == stored.sha256)
         return Fetched(record, stored.path)
 
     def _check_declared_size(self, response: httpx.Response, record: FetchRecord) -> None:

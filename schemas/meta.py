@@ -32,7 +32,7 @@ class Runs(pa.DataFrameModel):
     rejected: Series[pd.Int64Dtype] = field("Failure cases of blocking checks.", ge=0)
     requests: Series[pd.Int64Dtype] = field("HTTP requests made.", ge=0)
     not_modified: Series[pd.Int64Dtype] = field(
-        "Downloads whose stored body was reused (304, or same catalogue version).", ge=0
+        "Downloads that had not changed (304, same catalogue version or same sha256).", ge=0
     )
     message: Series[str] = field("Why the source failed or was skipped.", nullable=True)
     mode: Series[str] = field("live, record or replay.", isin=["live", "record", "replay"])
@@ -57,8 +57,9 @@ class Fetches(pa.DataFrameModel):
     )
     status: Series[pd.Int64Dtype] = field("HTTP status of the last attempt.", nullable=True)
     not_modified: Series[bool] = field(
-        "True when the stored body of an earlier fetch was reused: the server answered 304, "
-        "or the catalogue listed the same version (no request sent; status is then empty)."
+        "True when nothing changed since the last good fetch of the URL: the server answered "
+        "304, the catalogue listed the same version (no request sent; status is then empty), "
+        "or the body received has the same sha256."
     )
     etag: Series[str] = field("ETag header.", nullable=True)
     last_modified: Series[str] = field("Last-Modified header.", nullable=True)
