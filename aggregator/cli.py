@@ -323,6 +323,159 @@ def compare(
         write_rows(list(results.columns), checks.records(results), format.value, sys.stdout)
 
 
+class ExportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+    json = "json"
+    parquet = "parquet"
+
+
+@app.command()
+def export(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="TABLE_OR_VIEW|DIR",
+            help="Table or view to export (see `aggregator schema`); with --all, the directory "
+            "to write.",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ExportFormat.csv,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write (default for csv and json: standard output; xlsx and parquet "
+            "need it).",
+            show_default=False,
+        ),
+    ] = None,
+    all_tables: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every table and view as Parquet partitioned by source and country, with a "
+            "datapackage.json, in the directory given.",
+        ),
+    ] = False,
+    hxl: Annotated[
+        bool, typer.Option("--hxl", help="csv: add an HXL hashtag row under the header.")
+    ] = False,
+    excel: Annotated[
+        bool,
+        typer.Option("--excel", help="csv: start with a byte-order mark so Excel reads UTF-8."),
+    ] = False,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Export a table or view as CSV, XLSX, JSON or Parquet, or everything as Parquet.
+
+    CSV cells that a spreadsheet could run as a formula (text starting with = + - @) start
+    with an apostrophe; numbers stay numbers. XLSX has a README sheet (what each sheet holds,
+    the sources' licences) and a Provenance sheet (each download: URL, dates, sha256).
+
+    Examples: aggregator export figures --hxl -o figures.csv;
+    aggregator export claim_checks -f xlsx -o claims.xlsx;
+    aggregator export --all -f parquet exports/
+    """
+    from aggregator.config import load_settings
+    from aggregator.errors import AggregatorError
+    from aggregator.export import datasets, export_all, export_table, open_warehouse
+
+    if name is None:
+        known = ", ".join(datasets())
+        raise _fail(f"name a table or view to export (known: {known}), or --all DIR", 2)
+    if all_tables and (format is not ExportFormat.parquet or output or hxl or excel):
+        raise _fail("--all writes Parquet into the directory given: -f parquet DIR, no -o", 2)
+    if (hxl or excel) and format is not ExportFormat.csv:
+        raise _fail("--hxl and --excel are for -f csv", 2)
+    if format.value in ("xlsx", "parquet") and not (output or all_tables):
+        raise _fail(f"{format.value} is written to a file: give -o PATH", 2)
+    settings = load_settings(warehouse)
+    try:
+        if all_tables:
+            with open_warehouse(settings.warehouse) as con:
+                package = export_all(con, Path(name))
+            typer.echo(f"wrote {len(package['resources'])} tables and views to {name}", err=True)
+        else:
+            export_table(
+                settings.warehouse,
+                name,
+                format.value,
+                output,
+                sys.stdout.buffer,
+                hxl=hxl,
+                excel=excel,
+            )
+    except AggregatorError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def report(
+    country: Annotated[str, typer.Option("--country", "-c", help="Country (ISO3, ISO2 or name).")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Report the figures as published by this day (YYYY-MM-DD; default today).",
+            show_default=False,
+        ),
+    ] = None,
+    claims: Annotated[
+        Path | None,
+        typer.Option(
+            "--claims",
+            help="Check the claims of this file instead of those loaded by the last refresh.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder under which <ISO3>-<as-of>/ is written.")
+    ] = Path("reports"),
+    format: Annotated[
+        str,
+        typer.Option("--format", "-f", help="Comma-separated: html, pdf, xlsx, csv."),
+    ] = "html,pdf,xlsx,csv",
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Write a country report: key figures as known on the as-of day, the press claims checked,
+    charts, method and caveats, and the provenance of every download used.
+
+    Formats: report.html (one self-contained file: opens offline, prints well), report.pdf (the
+    same page), report.xlsx and one CSV per table. Reads the warehouse only; no network.
+    Example: aggregator report --country PSE --as-of 2024-03-22
+    """
+    from datetime import date
+
+    from aggregator.config import load_settings
+    from aggregator.errors import AggregatorError
+    from aggregator.geo import country as resolve_country
+    from aggregator.report import FORMATS, build
+
+    formats = [f.strip().lower() for f in format.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise _fail(f"--format takes {', '.join(FORMATS)}; got {format!r}", 2)
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        raise _fail(f"--as-of must be a date as YYYY-MM-DD, got {as_of!r}", 2) from None
+    try:
+        place = resolve_country(country)
+    except AggregatorError as exc:
+        raise _fail(str(exc), 2) from None
+    settings = load_settings(warehouse)
+    try:
+        written = build(settings.warehouse, place, day, out, formats=formats, claims_file=claims)
+    except AggregatorError as exc:
+        raise _fail(str(exc).strip('"')) from None
+    for path in written:
+        typer.echo(str(path))
+
+
 @app.command()
 def schema(
     markdown: Annotated[
