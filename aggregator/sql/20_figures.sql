@@ -1,4 +1,5 @@
--- figures: every official number in one long shape, one union branch per source table.
+-- figures: every official number from every source in one long shape.
+-- One union branch per source table.
 -- published_on is the publisher's release date (the vintage), never the download date.
 -- area is empty for the whole of what the source covers (MoH and UNRWA count the Gaza Strip).
 -- url is the document a curated figure was read from, else the download it came from.
