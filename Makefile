@@ -6,7 +6,7 @@ AGG    := $(BIN)/aggregator
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo refresh status test lint docs clean
+.PHONY: help setup demo refresh status report test lint docs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,9 @@ refresh: setup ## Refresh from the live services (keys from the environment; ARG
 
 status: setup ## Show each source's last refresh and the table sizes
 	$(AGG) status
+
+report: setup ## Write the country report of the demo (PSE on 2024-03-22) into reports/PSE-2024-03-22/
+	$(AGG) report --country PSE --as-of 2024-03-22
 
 test: setup ## Run the test suite
 	$(BIN)/pytest -q

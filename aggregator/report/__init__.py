@@ -1,0 +1,46 @@
+"""The country report: key figures as known on an as-of day, the press claims checked, charts,
+method and provenance, as one self-contained HTML page, a PDF of it, and the tables behind it
+as XLSX and CSV. Built from the warehouse alone (`aggregator report`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+from aggregator.geo import Country
+
+FORMATS = ("html", "pdf", "xlsx", "csv")
+
+
+def build(
+    warehouse: Path,
+    country: Country,
+    as_of: date,
+    out: Path,
+    *,
+    formats: Iterable[str] = FORMATS,
+    claims_file: Path | None = None,
+) -> list[Path]:
+    """Writes the report into out/<ISO3>-<as-of>/ and returns the files written."""
+    from aggregator.report import render, tables
+    from aggregator.report.data import gather
+
+    wanted = set(formats)
+    data = gather(warehouse, country, as_of, claims_file)
+    folder = out / f"{country.iso3}-{as_of:%Y-%m-%d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if wanted & {"html", "pdf"}:
+        page = render.html(data)
+        if "html" in wanted:
+            written.append(folder / "report.html")
+            written[-1].write_text(page, encoding="utf-8")
+        if "pdf" in wanted:
+            written.append(folder / "report.pdf")
+            render.pdf(page, written[-1])
+    if "xlsx" in wanted:
+        written.append(tables.xlsx(data, folder / "report.xlsx"))
+    if "csv" in wanted:
+        written += tables.csvs(data, folder)
+    return written
