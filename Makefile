@@ -6,7 +6,7 @@ AGG    := $(BIN)/aggregator
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo refresh status report test lint docs clean
+.PHONY: help setup demo refresh status report test bench lint docs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,9 @@ report: setup ## Write the country report of the demo (PSE on 2024-03-22) into r
 
 test: setup ## Run the test suite
 	$(BIN)/pytest -q
+
+bench: setup ## Run the benchmarks (bench/) and write docs/benchmarks.md
+	$(BIN)/python bench/run.py
 
 lint: setup ## Check style and common mistakes
 	$(BIN)/ruff check aggregator schemas tests
