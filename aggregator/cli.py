@@ -494,6 +494,111 @@ def schema(
         typer.echo(f"{table.name:<14} {table.kind:<5} {table.description}")
 
 
+claims_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(
+    claims_app,
+    name="claims",
+    help="Press claims: propose candidate claims from an article, for a person to review.",
+)
+
+
+@claims_app.command("extract")
+def claims_extract(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE_OR_URL",
+            help="The article: a text file, an HTML file, or an http(s) URL to fetch.",
+            show_default=False,
+        ),
+    ],
+    published: Annotated[
+        str,
+        typer.Option(
+            "--published",
+            help="The article's publication date, YYYY-MM-DD (published_on, and the start of "
+            "every claim_id).",
+            show_default=False,
+        ),
+    ],
+    outlet: Annotated[
+        str | None,
+        typer.Option(
+            "--outlet",
+            help="The publication, e.g. Reuters (default: the URL's host, or 'unknown outlet').",
+            show_default=False,
+        ),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="The article's address, for a saved copy (default: the URL fetched).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the CSV here (default: standard output)."),
+    ] = None,
+) -> None:
+    """Propose the press claims of an article, as a claims CSV for a person to review.
+
+    Every figure in the article's text becomes a candidate row (of an HTML page, only the
+    article's main text is read, not menus or footers): the sentence it is in, with its
+    character offsets; the value as quoted ("more than 32,000" is gt 32000 people, "a hundred
+    percent" is 100 percent, "half" is 0.5 share, "hundreds of" is between 200 and 999); whom
+    the text attributes it to; and a suggested metric and country, with a confidence from 0
+    to 1. Dates, times, ordinals and compound adjectives ("five-day") are left out.
+
+    Review metric, geo, area and comparator, delete the rows that are not claims, and save
+    the file in data/claims/: it loads as it is. A summary line goes to standard error.
+
+    Example: aggregator claims extract article.html --published 2024-03-22 --outlet Reuters
+    -o data/claims/2024-03-22-reuters.csv
+    """
+    from aggregator.claim_extraction import (
+        check_url,
+        claim_rows,
+        default_outlet,
+        extract_candidates,
+        parse_published,
+        read_article,
+        write_claims,
+    )
+    from aggregator.config import load_settings
+    from aggregator.errors import AggregatorError
+
+    try:
+        day = parse_published(published)
+        article_url = check_url(url) if url else None
+        article = read_article(source, load_settings())
+        article_url = article_url or article.url
+        candidates = extract_candidates(article.text)
+        rows = claim_rows(
+            article.text,
+            candidates,
+            published=day,
+            outlet=outlet or default_outlet(article_url),
+            url=article_url,
+        )
+    except AggregatorError as exc:
+        raise _fail(str(exc)) from None
+    if output is None:
+        write_claims(rows, sys.stdout)
+    else:
+        try:
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                write_claims(rows, handle)
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror}") from None
+    noun = "claim" if len(rows) == 1 else "claims"
+    typer.echo(
+        f"{len(rows)} candidate {noun} from {source}; review metric, geo and comparator before use",
+        err=True,
+    )
+
+
 def _log_to_file(path: Path) -> None:
     from aggregator.redact import RedactingFilter
 
