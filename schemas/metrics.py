@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
@@ -163,6 +164,19 @@ METRICS: dict[str, Metric] = {
         ),
     ]
 }
+
+
+# Checks shared by every table whose rows name a metric (curated figures, press claims).
+
+
+def known(metric: pd.Series) -> pd.Series:
+    return metric.isin(list(METRICS))
+
+
+def unit_is_the_metric_unit(df: pd.DataFrame) -> pd.Series:
+    """True where `unit` is the unit of the row's metric (unknown metrics fail elsewhere)."""
+    expected = df["metric"].map({m.id: m.unit for m in METRICS.values()})
+    return expected.isna() | (df["unit"] == expected)
 
 
 # The registry as a warehouse table, so that SQL users can join on it.

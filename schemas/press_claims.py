@@ -13,8 +13,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from schemas import metrics
 from schemas.fields import date_field, fetch_id_field, field, iso3_field
-from schemas.metrics import METRICS, UNITS
+from schemas.metrics import UNITS
 
 COMPARATORS = ("eq", "approx", "gt", "gte", "lt", "lte", "between")
 CLAIM_PERIOD_KINDS = ("current", "projection", "any")
@@ -114,12 +115,11 @@ class PressClaims(pa.DataFrameModel):
 
     @pa.check("metric", name="known_metric")
     def known_metric(cls, metric: Series[str]) -> Series[bool]:
-        return metric.isin(list(METRICS))
+        return metrics.known(metric)
 
     @pa.dataframe_check(name="unit_is_the_metric_unit")
     def unit_matches(cls, df: pd.DataFrame) -> Series[bool]:
-        expected = df["metric"].map({m.id: m.unit for m in METRICS.values()})
-        return expected.isna() | (df["unit"] == expected)
+        return metrics.unit_is_the_metric_unit(df)
 
     @pa.dataframe_check(name="share_between_0_and_1")
     def share_range(cls, df: pd.DataFrame) -> Series[bool]:
