@@ -439,6 +439,12 @@ def report(
         str,
         typer.Option("--format", "-f", help="Comma-separated: html, pdf, xlsx, csv."),
     ] = "html,pdf,xlsx,csv",
+    excel: Annotated[
+        bool, typer.Option("--excel", help="Start the CSVs with a BOM, so Excel reads UTF-8.")
+    ] = False,
+    hxl: Annotated[
+        bool, typer.Option("--hxl", help="Add an HXL hashtag row under the CSV headers.")
+    ] = False,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Write a country report: key figures as known on the as-of day, the press claims checked,
@@ -469,7 +475,16 @@ def report(
         raise _fail(str(exc), 2) from None
     settings = load_settings(warehouse)
     try:
-        written = build(settings.warehouse, place, day, out, formats=formats, claims_file=claims)
+        written = build(
+            settings.warehouse,
+            place,
+            day,
+            out,
+            formats=formats,
+            claims_file=claims,
+            excel=excel,
+            hxl=hxl,
+        )
     except AggregatorError as exc:
         raise _fail(str(exc).strip('"')) from None
     for path in written:

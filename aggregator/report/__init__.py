@@ -21,6 +21,8 @@ def build(
     *,
     formats: Iterable[str] = FORMATS,
     claims_file: Path | None = None,
+    excel: bool = False,
+    hxl: bool = False,
 ) -> list[Path]:
     """Writes the report into out/<ISO3>-<as-of>/ and returns the files written."""
     from aggregator.report import render, tables
@@ -42,5 +44,5 @@ def build(
     if "xlsx" in wanted:
         written.append(tables.xlsx(data, folder / "report.xlsx"))
     if "csv" in wanted:
-        written += tables.csvs(data, folder)
+        written += tables.csvs(data, folder, excel=excel, hxl=hxl)
     return written

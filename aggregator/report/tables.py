@@ -57,12 +57,12 @@ def xlsx(data: ReportData, path: Path) -> Path:
     return path
 
 
-def csvs(data: ReportData, folder: Path) -> list[Path]:
-    """One CSV per table and provenance.csv, with a byte-order mark so that Excel reads the
-    quotes' UTF-8 right."""
+def csvs(data: ReportData, folder: Path, *, excel: bool, hxl: bool) -> list[Path]:
+    """One CSV per table and provenance.csv; ``excel`` adds the byte-order mark Excel needs to
+    read UTF-8, ``hxl`` the HXL hashtag row."""
     written = []
     for name, frame in {**frames(data), "provenance": data.provenance}.items():
         path = folder / f"{name}.csv"
-        export.write_csv(frame, path, excel=True)
+        export.write_csv(frame, path, excel=excel, hxl=hxl)
         written.append(path)
     return written

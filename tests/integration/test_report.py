@@ -316,3 +316,17 @@ def test_bad_usage_exits_2_and_names_the_option(data_dir):
     assert done.returncode == 2 and "--format" in done.stderr and "docx" in done.stderr
     done = _run(data_dir, "-c", "PSE", "--as-of", "22/03/2024")
     assert done.returncode == 2 and "--as-of" in done.stderr
+
+
+def test_csv_options_bom_and_hxl(data_dir, tmp_path):
+    """CSVs are plain UTF-8 by default; --excel adds the BOM and --hxl the hashtag row."""
+    plain, tagged = tmp_path / "plain", tmp_path / "tagged"
+    base = ["--country", "PSE", "--as-of", AS_OF, "-f", "csv"]
+    assert _run(data_dir, *base, "--out", str(plain)).returncode == 0
+    done = _run(data_dir, *base, "--out", str(tagged), "--excel", "--hxl")
+    assert done.returncode == 0, done.stderr
+    first = (plain / f"PSE-{AS_OF}" / "casualties.csv").read_bytes()
+    second = (tagged / f"PSE-{AS_OF}" / "casualties.csv").read_bytes()
+    assert not first.startswith(b"\xef\xbb\xbf") and second.startswith(b"\xef\xbb\xbf")
+    hxl_row = second.decode("utf-8-sig").splitlines()[1]
+    assert "#" in hxl_row and all(cell == "" or cell.startswith("#") for cell in hxl_row.split(","))
