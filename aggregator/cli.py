@@ -219,15 +219,15 @@ def sql(
 
     from aggregator.config import load_settings
     from aggregator.errors import AggregatorError
-    from aggregator.warehouse import connect
+    from aggregator.warehouse import read_only, require
 
     settings = load_settings(warehouse)
-    if not settings.warehouse.exists():
-        raise _fail(
-            f"no warehouse at {settings.warehouse}: run `make demo` or `aggregator refresh` first"
-        )
     try:
-        with connect(settings.warehouse, read_only=True) as con:
+        require(settings.warehouse)
+    except AggregatorError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        with read_only(settings.warehouse) as con:
             cursor = con.execute(query)
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall()
@@ -320,7 +320,9 @@ def compare(
         columns, rows = checks.summary(results)
         write_rows(columns, rows, "table", sys.stdout)
     else:
-        write_rows(list(results.columns), checks.records(results), format.value, sys.stdout)
+        from aggregator.export.cells import rows
+
+        write_rows(list(results.columns), rows(results), format.value, sys.stdout)
 
 
 class ExportFormat(StrEnum):

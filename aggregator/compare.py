@@ -18,6 +18,7 @@ import pandas as pd
 from aggregator.connectors import claims as claims_source
 from aggregator.errors import ParseError, WarehouseError
 from aggregator.validate import validate
+from aggregator.warehouse import require
 
 VERDICTS = {
     "consistent": "Consistent with the official figure",
@@ -58,10 +59,7 @@ def claim_checks(
 ) -> pd.DataFrame:
     """claim_checks_at(as_of) on the warehouse, for one country or all; claims from the
     warehouse, or from ``claims_file`` instead."""
-    if not warehouse.exists():
-        raise WarehouseError(
-            f"no warehouse at {warehouse}: run `make demo` or `aggregator refresh` first"
-        )
+    require(warehouse)
     try:
         with duckdb.connect() as con:
             con.execute(f"attach '{_quoted(warehouse)}' as warehouse (read_only)")
@@ -210,25 +208,6 @@ def show_signed(value: float, unit: str) -> str:
     if value == 0:
         return "0"
     return ("+" if value > 0 else "-") + show(abs(value), unit)
-
-
-def records(checks: pd.DataFrame) -> list[tuple]:
-    """Rows as plain values for CSV and JSON: dates as dates, missing as None."""
-    out = []
-    for row in checks.itertuples(index=False):
-        out.append(
-            tuple(
-                None
-                if v is None or (not isinstance(v, str) and pd.isna(v))
-                else v.date()
-                if isinstance(v, pd.Timestamp)
-                else v.item()
-                if hasattr(v, "item")
-                else v
-                for v in row
-            )
-        )
-    return out
 
 
 def _claim_author(row: pd.Series) -> dict[str, str]:

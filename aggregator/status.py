@@ -5,21 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator.errors import WarehouseError
-from aggregator.warehouse import connect, table_counts
-
-
-def _open(path: Path):
-    if not path.exists():
-        raise WarehouseError(
-            f"no warehouse at {path}: run `make demo` or `aggregator refresh` first"
-        )
-    return connect(path, read_only=True)
+from aggregator.warehouse import read_only, table_counts
 
 
 def source_status(path: Path) -> list[tuple]:
     """source, last run, its outcome, last success, age of the last success, rows, message."""
-    with _open(path) as con:
+    with read_only(path) as con:
         found = con.execute(
             """
             with last as (
@@ -55,7 +46,7 @@ def source_status(path: Path) -> list[tuple]:
 
 
 def table_status(path: Path) -> list[tuple[str, int]]:
-    with _open(path) as con:
+    with read_only(path) as con:
         return sorted(table_counts(con).items())
 
 

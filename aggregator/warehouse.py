@@ -90,6 +90,19 @@ def refresh_lock(warehouse: Path) -> Iterator[None]:
         handle.close()
 
 
+def require(path: Path) -> None:
+    """A clear error when there is no warehouse yet, for every reader."""
+    if not path.is_file():
+        raise WarehouseError(
+            f"no warehouse at {path}: run `make demo` or `aggregator refresh` first"
+        )
+
+
+def read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    require(path)
+    return connect(path, read_only=True)
+
+
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=read_only)

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from aggregator.errors import AggregatorError
-from aggregator.warehouse import connect
+from aggregator.warehouse import read_only
 from schemas import TABLES
 
 # A view file starts "-- name: what it holds"; its statement "create or replace view name".
@@ -71,9 +71,7 @@ def dataset(name: str) -> Dataset:
 
 def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only; a clear error when there is none yet."""
-    if not path.is_file():
-        raise ExportError(f"no warehouse at {path}: run `make demo` or `aggregator refresh` first")
-    return connect(path, read_only=True)
+    return read_only(path)
 
 
 def read(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:

@@ -37,6 +37,11 @@ def is_date_column(series: pd.Series) -> bool:
     return bool((present == present.dt.normalize()).all())
 
 
+def rows(frame: pd.DataFrame) -> list[tuple]:
+    """The frame's rows as tuples of plain values (see ``values``)."""
+    return list(zip(*(values(frame.iloc[:, i]) for i in range(frame.shape[1])), strict=True))
+
+
 def values(series: pd.Series) -> Iterator[Any]:
     """The column's cells as None, bool, int, float, str, date or datetime. Times with a time
     zone come out in UTC (and keep their zone)."""

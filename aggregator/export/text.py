@@ -13,7 +13,7 @@ from typing import IO, TextIO
 import pandas as pd
 
 from aggregator import hxl as hxl_tags
-from aggregator.export.cells import json_value, text, values
+from aggregator.export.cells import json_value, rows, text
 from aggregator.export.files import atomic_file
 
 Destination = str | os.PathLike | IO[bytes]
@@ -46,7 +46,7 @@ def write_csv(
         writer.writerow([text(str(c)) for c in frame.columns])
         if hxl:
             writer.writerow(hxl_tags.tags([str(c) for c in frame.columns], table))
-        writer.writerows([[text(v) for v in row] for row in _rows(frame)])
+        writer.writerows([[text(v) for v in row] for row in rows(frame)])
 
     _write(path, "utf-8-sig" if excel else "utf-8", write)
 
@@ -56,19 +56,13 @@ def write_json(frame: pd.DataFrame, path: Destination) -> None:
     missing values are null, dates and times ISO 8601 strings, numbers and booleans as such.
     ``path`` as for write_csv. Text is written as it is: JSON is not run by spreadsheets."""
     columns = [str(c) for c in frame.columns]
-    records = [
-        {c: json_value(v) for c, v in zip(columns, row, strict=True)} for row in _rows(frame)
-    ]
+    records = [{c: json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows(frame)]
 
     def write(out: TextIO) -> None:
         json.dump(records, out, indent=1, ensure_ascii=False, allow_nan=False)
         out.write("\n")
 
     _write(path, "utf-8", write)
-
-
-def _rows(frame: pd.DataFrame) -> list[tuple]:
-    return list(zip(*(values(frame.iloc[:, i]) for i in range(frame.shape[1])), strict=True))
 
 
 def _write(path: Destination, encoding: str, write: Callable[[TextIO], None]) -> None:

@@ -22,7 +22,7 @@ from aggregator import compare
 from aggregator.errors import WarehouseError
 from aggregator.export import provenance as download_provenance
 from aggregator.geo import Country
-from aggregator.warehouse import connect
+from aggregator.warehouse import read_only
 from schemas.metrics import METRICS
 
 # The war the casualty counts and the pre-war trucks average refer to began on this day.
@@ -227,16 +227,12 @@ class ReportData:
 def gather(
     warehouse: Path, country: Country, as_of: date, claims_file: Path | None = None
 ) -> ReportData:
-    if not warehouse.exists():
-        raise WarehouseError(
-            f"no warehouse at {warehouse}: run `make demo` or `aggregator refresh` first"
-        )
-    claims = compare.claim_checks(
+    claims = compare.claim_checks(  # first: it says clearly when there is no warehouse
         warehouse, as_of=as_of, country=country.iso3, claims_file=claims_file
     )
     params = {"geo": country.iso3, "as_of": as_of}
     try:
-        with connect(warehouse, read_only=True) as con:
+        with read_only(warehouse) as con:
             headline = _headline(con, params)
             series = _frame(con, _SERIES, {**params, "metrics": list(SERIES_METRICS)})
             ipc = _frame(con, _IPC, params)
