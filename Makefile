@@ -6,7 +6,7 @@ AGG    := $(BIN)/aggregator
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo refresh status report test bench lint docs clean
+.PHONY: help setup demo refresh status report test reliability bench lint docs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,11 @@ report: setup ## Write the country report of the demo (PSE on 2024-03-22) into r
 
 test: setup ## Run the test suite
 	$(BIN)/pytest -q
+
+reliability: setup ## Run the reliability suite (tests/reliability) and write docs/reliability.md
+	mkdir -p data/logs && rm -f data/logs/reliability.jsonl
+	AGGREGATOR_RELIABILITY_LOG=$(CURDIR)/data/logs/reliability.jsonl $(BIN)/pytest -q tests/reliability
+	$(BIN)/python -m tests.reliability.render data/logs/reliability.jsonl > docs/reliability.md
 
 bench: setup ## Run the benchmarks (bench/) and write docs/benchmarks.md
 	$(BIN)/python bench/run.py

@@ -7,6 +7,17 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: a short run in `make test`, a long one with AGGREGATOR_LONG_TESTS=1.
+settings.register_profile(
+    "short", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+LONG_TESTS = os.environ.get("AGGREGATOR_LONG_TESTS") == "1"
+settings.load_profile("long" if LONG_TESTS else "short")
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDED = Path(os.environ.get("AGGREGATOR_RECORDED", ROOT.parent / "shared" / "recorded"))

@@ -15,13 +15,16 @@ answer normally.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from aggregator.replay import meta_path, recording_path
-from tests.conftest import DEMO
+from tests.conftest import DEMO, ROOT
 
 from .loopback import Loopback, Reply, Seen
 
@@ -84,3 +87,22 @@ class Services:
                     f"https://{real}", f"{self.loopback.url}/{real}"
                 )
         return Reply(meta.get("status", 200), body, headers)
+
+
+@contextmanager
+def serve_all(data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    """All services on one loopback server, the environment pointed at it and at ``data``
+    (a data directory holding copies of the curated reference and claims CSVs); fast retries.
+    Keys are left to the caller."""
+    for folder in ("reference", "claims"):
+        shutil.copytree(ROOT / "data" / folder, data / folder)
+    with Loopback(max_requests=2000) as loopback:
+        played = Services(loopback)
+        for name, value in played.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(data))
+        monkeypatch.setenv("AGGREGATOR_HAPI_PAUSE", "0")
+        monkeypatch.setenv("AGGREGATOR_HTTP_BACKOFF", "0.01")
+        monkeypatch.setenv("AGGREGATOR_HTTP_ATTEMPTS", "2")
+        monkeypatch.delenv("AGGREGATOR_WAREHOUSE", raising=False)
+        yield played

@@ -4,7 +4,6 @@ refresh, a no-change refresh, and a failing service that fails its own sources o
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -13,10 +12,9 @@ import pytest
 from aggregator.config import load_settings
 from aggregator.pipeline import refresh
 from aggregator.sources import RefreshOptions, resolve
-from tests.conftest import ROOT
 
-from .loopback import Loopback, Reply
-from .services import SOURCE_HOSTS, Services
+from .loopback import Reply
+from .services import SOURCE_HOSTS, serve_all
 
 IPC_CANARY = "CANARY-IPC-5d1e"
 HAPI_CANARY = "CANARY-HAPI-9b7c"
@@ -25,19 +23,9 @@ HAPI_CANARY = "CANARY-HAPI-9b7c"
 @pytest.fixture
 def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     data = tmp_path / "data"
-    for folder in ("reference", "claims"):
-        shutil.copytree(ROOT / "data" / folder, data / folder)
-    with Loopback(max_requests=2000) as loopback:
-        played = Services(loopback)
-        for name, value in played.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(data))
-        monkeypatch.setenv("AGGREGATOR_HAPI_PAUSE", "0")
-        monkeypatch.setenv("AGGREGATOR_HTTP_BACKOFF", "0.01")
-        monkeypatch.setenv("AGGREGATOR_HTTP_ATTEMPTS", "2")
-        monkeypatch.setenv("IPC_API_KEY", IPC_CANARY)
-        monkeypatch.setenv("HDX_HAPI_APP_IDENTIFIER", HAPI_CANARY)
-        monkeypatch.delenv("AGGREGATOR_WAREHOUSE", raising=False)
+    monkeypatch.setenv("IPC_API_KEY", IPC_CANARY)
+    monkeypatch.setenv("HDX_HAPI_APP_IDENTIFIER", HAPI_CANARY)
+    with serve_all(data, monkeypatch) as played:
         yield played, data
 
 
