@@ -83,6 +83,11 @@ class Settings:
         return self.data_dir / "rejects"
 
     @property
+    def staging_dir(self) -> Path:
+        """Per-run staging files of large tables, between parse and publish."""
+        return self.data_dir / "staging"
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "aggregator.log"
 

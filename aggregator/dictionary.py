@@ -6,7 +6,7 @@ from schemas import TABLES
 
 
 def markdown() -> str:
-    from aggregator.warehouse import sql_type
+    from aggregator.ddl import sql_type
 
     lines = [
         "# Data dictionary",

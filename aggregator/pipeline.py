@@ -7,8 +7,10 @@ spoils another.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
+import shutil
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -76,6 +78,9 @@ def refresh(
     started = datetime.now(UTC)
     results: list[SourceResult] = []
     with warehouse.refresh_lock(settings.warehouse):
+        # Stages of a refresh that was killed are of no use: this one starts clean.
+        shutil.rmtree(settings.staging_dir, ignore_errors=True)
+        options = dataclasses.replace(options, staging_dir=settings.staging_dir / run_id)
         warehouse.prepare(settings.warehouse)
         known = {s.name: warehouse.validators(settings.warehouse, s.name) for s in sources}
         raw = RawStore(settings.raw_dir)
@@ -103,6 +108,7 @@ def refresh(
                 results.append(result)
                 if on_result:
                     on_result(result)
+        shutil.rmtree(options.staging_dir, ignore_errors=True)
     return sorted(results, key=lambda r: r.source)
 
 

@@ -10,7 +10,9 @@ import pandas as pd
 
 from aggregator.config import Settings
 from aggregator.connectors import casualties, claims, fts, hapi, hdx, ipc, reference
+from aggregator.errors import AggregatorError
 from aggregator.http import Fetcher
+from aggregator.staging import Staged
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,13 @@ class RefreshOptions:
     settings: Settings
     countries: list[str] = field(default_factory=list)  # ISO2; empty = every country available
     claims_files: list[Path] = field(default_factory=list)  # besides data/claims/*.csv
+    staging_dir: Path | None = None  # set by the pipeline for each run
+
+    def stage(self, source: str) -> Path:
+        """The staging file of a source that stages its rows (aggregator.staging)."""
+        if self.staging_dir is None:
+            raise AggregatorError("no staging directory: sources stage only inside a refresh")
+        return self.staging_dir / f"{source}.duckdb"
 
 
 @dataclass(frozen=True)
@@ -25,7 +34,7 @@ class Source:
     name: str
     title: str
     tables: tuple[str, ...]
-    extract: Callable[[Fetcher, RefreshOptions], dict[str, pd.DataFrame]]
+    extract: Callable[[Fetcher, RefreshOptions], dict[str, pd.DataFrame | Staged]]
     url_env: str
     key_env: str | None = None
     key_help: str = ""
@@ -43,6 +52,7 @@ SOURCES: dict[str, Source] = {
                 opts.settings.url("IPC_API_URL"),
                 opts.settings.key("IPC_API_KEY"),
                 opts.countries,
+                stage=opts.stage(ipc.SOURCE),
             ),
             url_env="IPC_API_URL",
             key_env="IPC_API_KEY",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
+from aggregator.staging import Staged
 from schemas import TABLES
 from schemas.meta import Rejects
 
@@ -17,7 +18,9 @@ REJECT_COLUMNS = list(Rejects.to_schema().columns)
 @dataclass
 class Validation:
     table: str
-    data: pd.DataFrame | None  # the coerced table, or None when a blocking check failed
+    # The coerced table (or the staged rows, checked chunk by chunk), None when a blocking
+    # check failed.
+    data: pd.DataFrame | Staged | None
     rejects: pd.DataFrame
 
     @property
@@ -33,7 +36,9 @@ def count(rejects: pd.DataFrame, severity: str) -> int:
     return int((rejects["severity"] == severity).sum())
 
 
-def validate(table: str, df: pd.DataFrame, *, run_id: str, source: str) -> Validation:
+def validate(table: str, df: pd.DataFrame | Staged, *, run_id: str, source: str) -> Validation:
+    if isinstance(df, Staged):
+        return _validate_staged(table, df, run_id=run_id, source=source)
     spec = TABLES[table]
     try:
         data = spec.model.validate(df, lazy=True)
@@ -60,6 +65,22 @@ def validate(table: str, df: pd.DataFrame, *, run_id: str, source: str) -> Valid
             )
     return Validation(
         table, data, pd.concat([errors, warnings], ignore_index=True) if len(warnings) else errors
+    )
+
+
+def _validate_staged(table: str, staged: Staged, *, run_id: str, source: str) -> Validation:
+    """The same checks on each chunk; rejects name rows by their number in the stage."""
+    rejects = [_empty()]
+    passed = True
+    for chunk in staged.frames():
+        checked = validate(table, chunk, run_id=run_id, source=source)
+        passed = passed and checked.data is not None
+        rejects.append(checked.rejects)
+    found = [r for r in rejects if len(r)]
+    return Validation(
+        table,
+        staged if passed else None,
+        pd.concat(found, ignore_index=True) if found else rejects[0],
     )
 
 

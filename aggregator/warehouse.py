@@ -21,8 +21,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from aggregator.ddl import columns_of
 from aggregator.errors import LockHeld, WarehouseError
 from aggregator.http import Validator
+from aggregator.staging import Staged
 from schemas import TABLES, Table
 from schemas.metrics import METRICS
 
@@ -30,36 +32,6 @@ METRICS_FRAME = pd.DataFrame(
     [(m.id, m.unit, m.kind, m.tolerance, m.description) for m in METRICS.values()],
     columns=["metric", "unit", "kind", "tolerance", "description"],
 )
-
-_SQL_TYPES = {
-    "string": "VARCHAR",
-    "str": "VARCHAR",
-    "Int64": "BIGINT",
-    "int64": "BIGINT",
-    "float64": "DOUBLE",
-    "bool": "BOOLEAN",
-    "boolean": "BOOLEAN",
-    "datetime64[ns]": "TIMESTAMP",
-}
-
-
-def sql_type(column) -> str:
-    override = (column.metadata or {}).get("sql_type")
-    if override:
-        return override
-    name = str(column.dtype)
-    if name.startswith("string"):
-        return "VARCHAR"
-    if name.startswith("datetime64[ns,"):
-        return "TIMESTAMPTZ"
-    try:
-        return _SQL_TYPES[name]
-    except KeyError:
-        raise WarehouseError(f"no SQL type for pandas dtype {name}") from None
-
-
-def columns_of(table: Table) -> dict[str, str]:
-    return {name: sql_type(col) for name, col in table.model.to_schema().columns.items()}
 
 
 @contextmanager
@@ -175,7 +147,7 @@ def validators(path: Path, source: str) -> dict[str, Validator]:
 def publish(
     path: Path,
     *,
-    facts: dict[str, pd.DataFrame],
+    facts: dict[str, pd.DataFrame | Staged],
     run: dict,
     fetches: pd.DataFrame,
     rejects: pd.DataFrame,
@@ -186,10 +158,11 @@ def publish(
     try:
         with connect(path) as con:
             ensure_tables(con)
+            stages = _attach_stages(con, facts)
             con.execute("begin transaction")
             try:
                 for name, frame in facts.items():
-                    _replace_vintages(con, TABLES[name], frame, run["source"])
+                    _replace_vintages(con, TABLES[name], frame, stages.get(name), run["source"])
                 for name, frame in meta.items():
                     _append(con, name, frame)
                 con.execute("commit")
@@ -202,11 +175,33 @@ def publish(
         ) from exc
 
 
+def _attach_stages(
+    con: duckdb.DuckDBPyConnection, facts: dict[str, pd.DataFrame | Staged]
+) -> dict[str, str]:
+    """Staged tables, attached read-only (DuckDB attaches outside a transaction)."""
+    stages = {}
+    for number, (name, frame) in enumerate(facts.items()):
+        if isinstance(frame, Staged):
+            alias = f"stage_{number}"
+            quoted = str(frame.path).replace("'", "''")
+            con.execute(f"attach '{quoted}' as {alias} (read_only)")
+            stages[name] = f'{alias}."{frame.table}"'
+    return stages
+
+
 def _replace_vintages(
-    con: duckdb.DuckDBPyConnection, table: Table, frame: pd.DataFrame, source: str
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    frame: pd.DataFrame | Staged,
+    stage: str | None,
+    source: str,
 ) -> None:
-    con.register("staged", frame)
+    if stage is None:
+        con.register("staged_frame", frame)
+        stage = "staged_frame"
+    columns = ", ".join(f'"{c}"' for c in columns_of(table))
     try:
+        con.execute(f"create or replace temp view staged as select {columns} from {stage}")
         if table.replace_by:
             con.execute(
                 f'delete from "{table.name}" where source = ? and "{table.replace_by}" in '
@@ -217,7 +212,9 @@ def _replace_vintages(
             con.execute(f'delete from "{table.name}" where source = ?', [source])
         con.execute(f'insert into "{table.name}" by name select * from staged')
     finally:
-        con.unregister("staged")
+        con.execute("drop view if exists staged")
+        if stage == "staged_frame":
+            con.unregister("staged_frame")
 
 
 def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:

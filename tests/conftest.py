@@ -59,3 +59,8 @@ def replay_dir_from_recorded(recorded: Path, target: Path, countries: list[str])
         source = recorded / "ipc-api" / f"population-country-{iso2.lower()}.json"
         (host / f"population@country={iso2.upper()}.body").write_bytes(source.read_bytes())
     return target
+
+
+def frames(tables: dict) -> dict:
+    """A connector's tables as DataFrames, staged ones (aggregator.staging) read back whole."""
+    return {name: t.frame() if hasattr(t, "frame") else t for name, t in tables.items()}

@@ -17,7 +17,7 @@ from aggregator.http import Fetcher, make_client
 from aggregator.raw import RawStore
 from aggregator.replay import recording_path
 from aggregator.validate import validate
-from aggregator.warehouse import columns_of
+from aggregator.ddl import columns_of
 from schemas import TABLES
 from tests.conftest import ROOT
 

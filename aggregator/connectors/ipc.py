@@ -4,19 +4,29 @@ Requests: GET /analyses?type=A for the ids of acute analyses, then GET /populati
 for each country. The key goes in the ``key`` query parameter, as the API requires. The
 /population answer mixes acute and chronic analyses, so only ids listed by /analyses?type=A
 are kept.
+
+The /population answers can run to millions of long rows (analysis x unit x period x phase),
+so DuckDB reads them and unnests them into a staging table (aggregator.staging) rather than
+Python building a frame: flat memory, near the speed of DuckDB loading the raw file alone.
+Figures are read typed; when a figure is not a number, the answers are read again as text so
+that validation can name the row, column and value instead of failing on the first cast.
 """
 
 from __future__ import annotations
 
 from calendar import monthrange
-from collections.abc import Iterable, Iterator
 from datetime import date, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
+import pycountry
 
-from aggregator.errors import AggregatorError, ParseError
-from aggregator.geo import country_name, iso3_from_iso2
+from aggregator import staging
+from aggregator.errors import ParseError
+from aggregator.geo import country
 from aggregator.http import Fetched, Fetcher
 from schemas import columns
 
@@ -76,22 +86,16 @@ def parse_period(text: str | None) -> tuple[date, date] | None:
 
 
 def extract(
-    fetcher: Fetcher, base_url: str, key: str | None, countries: list[str] | None
-) -> dict[str, pd.DataFrame]:
+    fetcher: Fetcher, base_url: str, key: str | None, countries: list[str] | None, *, stage: Path
+) -> dict[str, Any]:
     listing = fetcher.get(f"{base_url}/analyses", params={"type": "A", "key": key})
     acute = _acute_analyses(listing)
     wanted = sorted(set(countries) if countries else {a["country"] for a in acute.values()})
-    analyses: list[dict[str, Any]] = []
-    phases: list[dict[str, Any]] = []
-    for iso2 in wanted:
-        response = fetcher.get(f"{base_url}/population", params={"country": iso2, "key": key})
-        for analysis_rows, phase_rows in _parse_population(response, acute):
-            analyses.append(analysis_rows)
-            phases.extend(phase_rows)
-    return {
-        "ipc_analyses": pd.DataFrame.from_records(analyses, columns=ANALYSIS_COLUMNS),
-        "ipc_phases": pd.DataFrame.from_records(phases, columns=PHASE_COLUMNS),
-    }
+    responses = [
+        fetcher.get(f"{base_url}/population", params={"country": iso2, "key": key})
+        for iso2 in wanted
+    ]
+    return _stage_population(responses, acute, stage)
 
 
 ANALYSIS_COLUMNS = columns("ipc_analyses")
@@ -116,105 +120,264 @@ def _acute_analyses(listing: Fetched) -> dict[str, dict[str, Any]]:
     return acute
 
 
-def _parse_population(
-    response: Fetched, acute: dict[str, dict[str, Any]]
-) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    body = response.json()
-    if not isinstance(body, list):
-        raise ParseError(
-            SOURCE, response.record.url, f"expected a JSON list, got {type(body).__name__}"
-        )
-    for i, analysis in enumerate(body):
-        where = f"{response.record.url} analysis {i}"
-        try:
-            analysis_id = str(analysis["id"])
-            if analysis_id not in acute:
-                continue  # chronic, or not published as acute: /analyses?type=A is authoritative
-            yield (
-                _analysis_row(analysis, acute[analysis_id], response.fetch_id),
-                list(_phase_rows(analysis, response.fetch_id)),
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ParseError(SOURCE, where, f"missing or malformed field {exc}") from exc
-        except (ValueError, AggregatorError) as exc:
-            raise ParseError(SOURCE, f"{where} (id {analysis.get('id')})", str(exc)) from exc
-
-
-def _analysis_row(
-    analysis: dict[str, Any], listed: dict[str, Any], fetch_id: str
-) -> dict[str, Any]:
-    iso2 = analysis["country"]
-    return {
-        "source": SOURCE,
-        "analysis_id": str(analysis["id"]),
-        "country_iso2": iso2,
-        "country_iso3": iso3_from_iso2(iso2),
-        "title": analysis.get("title") or listed.get("title"),
-        "condition": analysis.get("condition", "A"),
-        "analysis_date": parse_month(analysis["analysis_date"]),
-        "created": _iso_date(listed.get("created")),
-        "modified": _iso_date(listed.get("modified")),
-        "link": listed.get("link"),
-        "country_population": analysis.get("population"),
-        "fetch_id": fetch_id,
-    }
-
-
 def _iso_date(text: str | None) -> date | None:
     return date.fromisoformat(text[:10]) if text else None
 
 
-def _phase_rows(analysis: dict[str, Any], fetch_id: str) -> Iterator[dict[str, Any]]:
-    analysis_id = str(analysis["id"])
-    common = {
-        "source": SOURCE,
-        "analysis_id": analysis_id,
-        "country_iso3": iso3_from_iso2(analysis["country"]),
-        "period_granularity": "month",
-        "fetch_id": fetch_id,
+def _figure_types(number: str, share: str) -> dict[str, str]:
+    """Every figure key of a unit (national, group or area) with its DuckDB type."""
+    types = {}
+    for suffix in PERIODS.values():
+        types |= {prefix + suffix: number for prefix in PHASE_KEYS.values()}
+        types |= {prefix + suffix: share for prefix in FRACTION_KEYS.values()}
+        types[f"overall_phase{suffix}"] = number
+    return types
+
+
+def _json_columns(typed: bool) -> str:
+    """The read_json ``columns`` argument: the fields of /population we read, typed or as text."""
+    number, share = ("BIGINT", "DOUBLE") if typed else ("VARCHAR", "VARCHAR")
+    figures = ", ".join(f"{k} {t}" for k, t in _figure_types(number, share).items())
+    area = f"STRUCT(id VARCHAR, name VARCHAR, {figures})"
+    group = f"STRUCT(id VARCHAR, name VARCHAR, {figures}, areas {area}[])"
+    fields = {
+        "id": "VARCHAR",
+        "title": "VARCHAR",
+        "country": "VARCHAR",
+        "condition": "VARCHAR",
+        "analysis_date": "VARCHAR",
+        **{key: "VARCHAR" for key in PERIOD_DATES.values()},
+        "population": number,
+        **_figure_types(number, share),
+        "groups": f"{group}[]",
+        "areas": f"{area}[]",
     }
-    periods = {p: parse_period(analysis.get(k)) for p, k in PERIOD_DATES.items()}
-    name = country_name(analysis["country"])
-    units: list[tuple[str, str, str, str | None, dict[str, Any]]] = [
-        ("national", analysis_id, name, None, analysis)
-    ]
-    groups = analysis.get("groups") or []
-    for group in groups:
-        units.append(("group", str(group["id"]), group["name"], None, group))
-        units.extend(("area", str(a["id"]), a["name"], group["name"], a) for a in _areas(group))
-    if not groups:
-        units.extend(("area", str(a["id"]), a["name"], None, a) for a in _areas(analysis))
-    for level, unit_id, unit_name, parent, figures in units:
-        for period, suffix in PERIODS.items():
-            window = periods[period]
-            if window is None:
-                continue
-            overall = figures.get(f"overall_phase{suffix}") if level == "area" else None
-            for phase, number, fraction in _phase_values(figures, suffix):
-                yield {
-                    **common,
-                    "level": level,
-                    "unit_id": unit_id,
-                    "unit_name": unit_name,
-                    "parent_name": parent,
-                    "period": period,
-                    "period_start": window[0],
-                    "period_end": window[1],
-                    "phase": phase,
-                    "population": number,
-                    "fraction": fraction,
-                    "overall_phase": overall,
-                }
+    return "{" + ", ".join(f"'{k}': '{t}'" for k, t in fields.items()) + "}"
 
 
-def _areas(container: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    return container.get("areas") or []
+def _long_rows(unit: str, *, area: bool, text: bool) -> str:
+    """SQL list of one struct per period x phase of a unit: its figures in long form."""
+    cast = "VARCHAR" if text else None
+    items = []
+    for period, suffix in PERIODS.items():
+        overall = f"{unit}.overall_phase{suffix}" if area else "NULL"
+        for phase, prefix in PHASE_KEYS.items():
+            fraction = "1.0" if phase == "all" else f"{unit}.{FRACTION_KEYS[phase]}{suffix}"
+            values = {
+                "period": f"'{period}'",
+                "phase": f"'{phase}'",
+                "population": f"{unit}.{prefix}{suffix}",
+                "fraction": fraction,
+                "overall_phase": overall,
+            }
+            if cast:  # one type per struct field across the list
+                values = {k: f"({v})::{cast}" for k, v in values.items()}
+            items.append("{" + ", ".join(f"'{k}': {v}" for k, v in values.items()) + "}")
+    return "[" + ", ".join(items) + "]"
 
 
-def _phase_values(figures: dict[str, Any], suffix: str) -> Iterator[tuple[str, int, float | None]]:
-    for phase, prefix in PHASE_KEYS.items():
-        number = figures.get(prefix + suffix)
-        if number is None:
-            continue  # IPC did not estimate this phase for this period
-        fraction = 1.0 if phase == "all" else figures.get(FRACTION_KEYS[phase] + suffix)
-        yield phase, number, fraction
+def _period_bounds(column: str, period: str) -> str:
+    """First and last day of an IPC period 'Mon YYYY - Mon YYYY' (NULL when malformed)."""
+    parts = f"string_split({column}, ' - ')"
+    start = f"try_strptime(trim({parts}[1]), '%b %Y')::DATE"
+    end = f"last_day(try_strptime(trim({parts}[2]), '%b %Y'))"
+    valid = f"len({parts}) = 2"
+    return (
+        f"case when {valid} then {start} end as {period}_start, "
+        f"case when {valid} then {end} end as {period}_end, "
+        f"nullif(trim({column}), '') as {period}_text"
+    )
+
+
+@cache
+def _countries() -> pd.DataFrame:
+    rows = []
+    for record in pycountry.countries:
+        found = country(record.alpha_2)
+        rows.append((found.iso2, found.iso3, found.name))
+    return pd.DataFrame(rows, columns=["iso2", "iso3", "name"])
+
+
+def _stage_population(
+    responses: list[Fetched], acute: dict[str, dict[str, Any]], stage: Path
+) -> dict[str, Any]:
+    stage.parent.mkdir(parents=True, exist_ok=True)
+    stage.unlink(missing_ok=True)
+    urls = {str(r.path): r.record.url for r in responses}
+    files = pd.DataFrame(
+        # Identical answers share one raw file: read it once, credit its first download.
+        list({str(r.path): r.fetch_id for r in reversed(responses)}.items()),
+        columns=["filename", "fetch_id"],
+    )
+    with staging.connect(stage) as con:
+        con.register("files", files)
+        con.register("countries", _countries())
+        con.register("acute", _listing_frame(acute))
+        try:
+            _read_analyses(con, list(urls), typed=True)
+            text = False
+        except duckdb.Error:
+            # A figure that is not a number, or a body that is not JSON: read as text to tell.
+            try:
+                _read_analyses(con, list(urls), typed=False)
+            except duckdb.Error as exc:
+                raise _parse_error(exc, urls) from None
+            text = True
+        _check_analyses(con, urls)
+        analyses = con.sql(ANALYSES_SQL).df()
+        expected = con.execute(UNIT_COUNT_SQL).fetchone()[0] * len(PERIODS) * len(PHASE_KEYS)
+        chunks = staging.chunk_count(expected)
+        staging.create_table(con, "ipc_phases", text_columns=TEXT_FIGURES if text else ())
+        con.execute(_phases_sql(text=text, chunks=chunks))
+        phases = staging.staged(con, stage, "ipc_phases", chunks)
+    return {"ipc_analyses": analyses[ANALYSIS_COLUMNS], "ipc_phases": phases}
+
+
+TEXT_FIGURES = ("population", "fraction", "overall_phase")
+
+
+def _read_analyses(con: duckdb.DuckDBPyConnection, paths: list[str], *, typed: bool) -> None:
+    """The acute analyses of the answers (and any without an id, to report) in a temp table."""
+    periods = ", ".join(_period_bounds(column, p) for p, column in PERIOD_DATES.items())
+    con.execute("drop table if exists analyses")
+    con.execute(
+        f"""
+        create temp table analyses as
+        select j.*, f.fetch_id, {periods}
+        from read_json(?, format = 'array', records = true, filename = true,
+                       columns = {_json_columns(typed)}) j
+        join files f using (filename)
+        where j.id is null or j.id in (select analysis_id from acute)
+        """,
+        [paths],
+    )
+
+
+def _listing_frame(acute: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            (
+                analysis_id,
+                item.get("title"),
+                _iso_date(item.get("created")),
+                _iso_date(item.get("modified")),
+                item.get("link"),
+            )
+            for analysis_id, item in acute.items()
+        ],
+        columns=["analysis_id", "listed_title", "created", "modified", "link"],
+    ).astype({"created": "datetime64[ns]", "modified": "datetime64[ns]"})
+
+
+def _check_analyses(con: duckdb.DuckDBPyConnection, urls: dict[str, str]) -> None:
+    """Shape errors that no row-level check can report: named by answer and analysis id."""
+    missing_id = con.execute(
+        "select filename, title from analyses where id is null limit 1"
+    ).fetchone()
+    if missing_id:
+        raise ParseError(
+            SOURCE, urls[missing_id[0]], f"an analysis has no 'id' (title {missing_id[1]!r})"
+        )
+    for label, query in (
+        (
+            "unknown country",
+            "select a.filename, a.id, a.country from analyses a "
+            "left join countries c on a.country = c.iso2 where c.iso2 is null",
+        ),
+        (
+            "analysis_date is not 'Mon YYYY'",
+            "select filename, id, analysis_date from analyses "
+            "where try_strptime(trim(analysis_date), '%b %Y') is null",
+        ),
+        *(
+            (
+                f"{column} is not 'Mon YYYY - Mon YYYY' with the end after the start",
+                f"select filename, id, {period}_text from analyses where {period}_text is not null "
+                f"and ({period}_start is null or {period}_end is null "
+                f"or {period}_end < {period}_start)",
+            )
+            for period, column in PERIOD_DATES.items()
+        ),
+    ):
+        bad = con.execute(query + " limit 1").fetchone()
+        if bad:
+            raise ParseError(SOURCE, f"{urls[bad[0]]} analysis {bad[1]}", f"{label}: {bad[2]!r}")
+
+
+def _parse_error(exc: duckdb.Error, urls: dict[str, str]) -> ParseError:
+    """DuckDB's reason, with the URL in place of the raw file it read."""
+    message = str(exc).splitlines()[0].split(": ", 1)[-1]
+    if "Expected top-level JSON array" in message:
+        first = message.partition("first character is ")[2].split(" in file")[0]
+        message = f"expected a JSON list of analyses, got a body starting with {first}"
+    else:
+        message = f"invalid JSON: {message}"
+    where = [url for path, url in urls.items() if path in str(exc)] or list(urls.values())
+    for path in urls:
+        message = message.replace(f' in file "{path}"', "")
+    return ParseError(SOURCE, ", ".join(where), message.rstrip("."))
+
+
+ANALYSES_SQL = f"""
+    select '{SOURCE}' as source, a.id as analysis_id, a.country as country_iso2,
+           c.iso3 as country_iso3, coalesce(a.title, l.listed_title) as title,
+           coalesce(a.condition, 'A') as condition,
+           try_strptime(trim(a.analysis_date), '%b %Y') as analysis_date,
+           l.created, l.modified, l.link, a.population as country_population, a.fetch_id
+    from analyses a join acute l on l.analysis_id = a.id join countries c on c.iso2 = a.country
+    order by a.fetch_id, a.id
+"""
+
+UNIT_COUNT_SQL = """
+    select coalesce(sum(1 + len(coalesce(groups, []))
+                        + coalesce(list_sum([len(coalesce(g.areas, [])) for g in groups]), 0)
+                        + len(coalesce(areas, []))), 0)
+    from analyses
+"""
+
+
+def _phases_sql(*, text: bool, chunks: int) -> str:
+    """The long rows of every unit: national, its groups, their areas, or areas directly
+    under the analysis when it has no groups (the API nests them one way or the other)."""
+    common = "a.id as analysis_id, c.iso3 as country_iso3, a.fetch_id, " + ", ".join(
+        f"a.{p}_start, a.{p}_end" for p in PERIODS
+    )
+    groups = "(select a.*, unnest(a.groups) as g from analyses a)"
+    units = f"""
+        select {common}, 'national' as level, a.id as unit_id, c.name as unit_name,
+               NULL as parent_name, unnest({_long_rows("a", area=False, text=text)}) as r
+        from analyses a join countries c on c.iso2 = a.country
+        union all
+        select {common}, 'group', a.g.id, a.g.name, NULL,
+               unnest({_long_rows("a.g", area=False, text=text)})
+        from {groups} a join countries c on c.iso2 = a.country
+        union all
+        select {common}, 'area', a.ar.id, a.ar.name, a.g.name,
+               unnest({_long_rows("a.ar", area=True, text=text)})
+        from (select a.*, unnest(a.g.areas) as ar from {groups} a) a
+        join countries c on c.iso2 = a.country
+        union all
+        select {common}, 'area', a.ar.id, a.ar.name, NULL,
+               unnest({_long_rows("a.ar", area=True, text=text)})
+        from (select a.*, unnest(a.areas) as ar from analyses a
+              where len(coalesce(a.groups, [])) = 0) a
+        join countries c on c.iso2 = a.country
+    """
+    starts = " ".join(f"when '{p}' then {p}_start" for p in PERIODS)
+    ends = " ".join(f"when '{p}' then {p}_end" for p in PERIODS)
+    return f"""
+        insert into ipc_phases by name
+        select * from (
+            select '{SOURCE}' as source, analysis_id, country_iso3, level, unit_id, unit_name,
+                   parent_name, r.period as period,
+                   case r.period {starts} end as period_start,
+                   case r.period {ends} end as period_end,
+                   'month' as period_granularity, r.phase as phase,
+                   r.population as population, r.fraction as fraction,
+                   r.overall_phase as overall_phase, fetch_id,
+                   (hash(analysis_id) % {chunks})::INTEGER as {staging.CHUNK_COLUMN}
+            from ({units}) u
+        )
+        -- A period the analysis does not cover, or a phase IPC did not estimate: no row.
+        where period_start is not null and population is not null
+    """

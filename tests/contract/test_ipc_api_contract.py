@@ -19,7 +19,7 @@ from aggregator.connectors import ipc
 from aggregator.http import Fetcher, make_client
 from aggregator.raw import RawStore
 from aggregator.validate import validate
-from tests.conftest import replay_dir_from_recorded
+from tests.conftest import frames, replay_dir_from_recorded
 
 pytestmark = pytest.mark.contract
 
@@ -59,8 +59,14 @@ def tables(recorded: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
             fetcher = Fetcher(
                 client, source="ipc_api", run_id="t", raw=RawStore(work / "raw"), settings=settings
             )
-            _normalised[recorded] = ipc.extract(
-                fetcher, "https://api.ipcinfo.org", None, list(COUNTRIES)
+            _normalised[recorded] = frames(
+                ipc.extract(
+                    fetcher,
+                    "https://api.ipcinfo.org",
+                    None,
+                    list(COUNTRIES),
+                    stage=work / "stage.duckdb",
+                )
             )
     return _normalised[recorded]
 
@@ -95,8 +101,8 @@ def _ours_in_golden_layout(tables: dict[str, pd.DataFrame], iso3: str, level: st
             "Country": rows["country_iso3"],
             "Total country population": rows["country_population"].astype(int),
             "Validity period": rows["period"].map(PERIOD_LABELS),
-            "From": [d.isoformat() for d in rows["period_start"]],
-            "To": [d.isoformat() for d in rows["period_end"]],
+            "From": [f"{d:%Y-%m-%d}" for d in rows["period_start"]],
+            "To": [f"{d:%Y-%m-%d}" for d in rows["period_end"]],
             "Phase": rows["phase"],
             "Number": rows["population"].astype(int),
             "Percentage": rows["fraction"].astype(float),

@@ -25,7 +25,9 @@ from aggregator.connectors.ipc import parse_month, parse_period
 from aggregator.errors import ParseError
 from aggregator.http import Fetcher, make_client
 from aggregator.raw import RawStore
+from aggregator.validate import validate
 from schemas.ipc_phases import KEY
+from tests.conftest import frames
 
 BASE = "https://api.ipcinfo.org"
 
@@ -236,7 +238,9 @@ def _extract(
         fetcher = Fetcher(
             client, source="ipc_api", run_id="t", raw=RawStore(tmp_path / "raw"), settings=settings
         )
-        return ipc.extract(fetcher, BASE, key, sorted(populations))
+        return frames(
+            ipc.extract(fetcher, BASE, key, sorted(populations), stage=tmp_path / "stage.duckdb")
+        )
 
 
 @pytest.fixture
@@ -329,13 +333,14 @@ def test_analysis_rows_combine_population_and_listing(tables):
     assert af["country_iso2"] == "AF" and af["country_iso3"] == "AFG"
     assert af["title"] == "Acute Food Insecurity May 2017 (East Region)"
     assert af["condition"] == "A"
-    assert af["analysis_date"] == date(2017, 5, 1)
-    assert af["created"] == date(2018, 1, 5) and af["modified"] == date(2022, 2, 15)
+    assert af["analysis_date"] == pd.Timestamp(2017, 5, 1)
+    assert af["created"] == pd.Timestamp(2018, 1, 5)
+    assert af["modified"] == pd.Timestamp(2022, 2, 15)
     assert af["link"] == "http://www.ipcinfo.org/ipc-country-analysis/details-map/en/c/1072521/"
     gaza = analyses.loc["90000001"]
     assert gaza["country_iso3"] == "PSE"
-    assert gaza["analysis_date"] == date(2024, 5, 1)
-    assert gaza["created"] == date(2024, 6, 25)
+    assert gaza["analysis_date"] == pd.Timestamp(2024, 5, 1)
+    assert gaza["created"] == pd.Timestamp(2024, 6, 25)
     assert pd.isna(gaza["link"])  # not in the listing
 
 
@@ -416,9 +421,9 @@ def test_periods_follow_the_period_dates(tables):
         for r in phases.drop_duplicates(["analysis_id", "period"]).itertuples()
     }
     assert windows == {
-        ("12166797", "current"): (date(2017, 5, 1), date(2017, 7, 31)),
-        ("90000001", "current"): (date(2024, 5, 1), date(2024, 6, 30)),
-        ("90000001", "first_projection"): (date(2024, 6, 1), date(2024, 9, 30)),
+        ("12166797", "current"): (pd.Timestamp(2017, 5, 1), pd.Timestamp(2017, 7, 31)),
+        ("90000001", "current"): (pd.Timestamp(2024, 5, 1), pd.Timestamp(2024, 6, 30)),
+        ("90000001", "first_projection"): (pd.Timestamp(2024, 6, 1), pd.Timestamp(2024, 9, 30)),
     }
     assert set(phases["period_granularity"]) == {"month"}
 
@@ -498,7 +503,7 @@ def test_population_not_a_list_raises_parse_error(tmp_path):
     message = str(caught.value)
     assert message.startswith("ipc_api: cannot parse ")
     assert f"{BASE}/population?country=PS" in message
-    assert "expected a JSON list, got dict" in message
+    assert "expected a JSON list of analyses, got a body starting with '{'" in message
 
 
 def test_listing_not_a_list_raises_parse_error(tmp_path):
@@ -511,36 +516,61 @@ def test_listing_not_a_list_raises_parse_error(tmp_path):
         _extract(tmp_path, listing={"message": "Forbidden"})
 
 
-def test_analysis_missing_id_names_its_index(tmp_path):
-    """An analysis without 'id' fails naming the URL, the analysis index and the missing field."""
+def test_analysis_missing_id_names_its_title(tmp_path):
+    """An analysis without 'id' fails naming the URL, the missing field and the analysis title."""
     broken = {k: v for k, v in GAZA_MAY_2024.items() if k != "id"}
     with pytest.raises(ParseError) as caught:
         _extract(tmp_path, populations={"PS": [GAZA_CHRONIC, broken]})
     message = str(caught.value)
     assert caught.value.source == "ipc_api"
-    assert f"{BASE}/population?country=PS analysis 1" in message
-    assert "'id'" in message
+    assert f"{BASE}/population?country=PS: an analysis has no 'id'" in message
+    assert "'Gaza Strip: Acute Food Insecurity May - September 2024'" in message
 
 
-def test_bad_period_names_analysis_index_and_id(tmp_path):
-    """An unparsable period string fails naming the URL, the analysis index, its id and the text."""
+def test_bad_period_names_analysis_id_field_and_text(tmp_path):
+    """An unparsable period string fails naming the URL, the analysis id, the field and the text."""
     broken = {**GAZA_MAY_2024, "projected_period_dates": "Jun 2024 to Sep 2024"}
     with pytest.raises(ParseError) as caught:
         _extract(tmp_path, populations={"PS": [broken]})
     message = str(caught.value)
     assert caught.value.source == "ipc_api"
-    assert f"{BASE}/population?country=PS analysis 0 (id 90000001)" in message
+    assert f"{BASE}/population?country=PS analysis 90000001: projected_period_dates" in message
     assert "'Jun 2024 to Sep 2024'" in message
 
 
-def test_invalid_json_raises_parse_error(tmp_path):
-    """An HTML error page served with 200 is a ParseError naming the URL, not a crash."""
+def test_html_page_raises_parse_error(tmp_path):
+    """An HTML error page served with 200 is a ParseError naming the URL and what came."""
     with pytest.raises(
         ParseError,
         match=r"ipc_api: cannot parse https://api\.ipcinfo\.org/population\?country=PS: "
-        r"invalid JSON",
+        r"expected a JSON list of analyses, got a body starting with '<'",
     ):
         _extract(tmp_path, populations={"PS": "<html><body>502 Bad Gateway</body></html>"})
+
+
+def test_truncated_json_raises_parse_error(tmp_path):
+    """A body cut short is invalid JSON, named with the URL and DuckDB's reason."""
+    with pytest.raises(
+        ParseError,
+        match=r"ipc_api: cannot parse https://api\.ipcinfo\.org/population\?country=PS: "
+        r"invalid JSON: ",
+    ):
+        _extract(tmp_path, populations={"PS": json.dumps([GAZA_MAY_2024])[:-40]})
+
+
+def test_figure_not_a_number_is_staged_as_text_and_rejected_by_row(tmp_path):
+    """'n/a' for a population is no parse failure: validation names its row, column, value."""
+    broken = {**GAZA_MAY_2024, "p3plus": "n/a"}
+    tables = _extract(tmp_path, populations={"PS": [broken]})
+    phases = tables["ipc_phases"]
+    bad = phases[phases["population"] == "n/a"]
+    assert len(bad) == 1 and bad.iloc[0]["level"] == "national" and bad.iloc[0]["phase"] == "3+"
+    checked = validate("ipc_phases", phases, run_id="t", source="ipc_api")
+    assert checked.data is None
+    rejects = checked.rejects
+    assert {"population"} <= set(rejects["column_name"])
+    assert "n/a" in set(rejects["value"])
+    assert bad.index[0] in set(rejects["row_number"])
 
 
 def test_parse_error_url_has_key_redacted(tmp_path):

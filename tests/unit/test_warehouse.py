@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aggregator import warehouse
+from aggregator import ddl, warehouse
 from aggregator.errors import LockHeld, WarehouseError
 from aggregator.http import FetchRecord
 from aggregator.validate import REJECT_COLUMNS, validate
@@ -208,7 +208,7 @@ def test_publish_creates_every_table_from_the_schemas(wh):
         columns.setdefault(table, {})[column] = type_
     assert set(columns) == set(TABLES)
     for name, table in TABLES.items():
-        assert list(columns[name]) == list(warehouse.columns_of(table)), name
+        assert list(columns[name]) == list(ddl.columns_of(table)), name
     assert columns["ipc_phases"]["period_start"] == "DATE"
     assert columns["ipc_phases"]["population"] == "BIGINT"
     assert columns["ipc_phases"]["fraction"] == "DOUBLE"
@@ -300,14 +300,14 @@ def test_vintage_replacement_is_per_source(wh):
 
 
 def test_failed_publish_rolls_back_entirely(wh):
-    """A publish failing midway (a fact frame with an unknown column) leaves every table as it was."""
+    """A publish failing midway (a value DuckDB cannot cast) leaves every table as it was."""
     _publish(wh, "r1", _facts(GAZA))
     before = {t: _query(wh, f'select * from "{t}" order by all') for t in TABLES}
 
     broken = _facts(
         GAZA, fetch_id="r2/ipc_api/2", title="should not land"
     )  # ipc_analyses goes first and succeeds
-    broken["ipc_phases"] = broken["ipc_phases"].assign(bogus_column="x")
+    broken["ipc_phases"] = broken["ipc_phases"].assign(population="not a number")
     with pytest.raises(WarehouseError, match=r"publishing ipc_api to .* failed, nothing written"):
         _publish(wh, "r2", broken)
 
@@ -328,7 +328,7 @@ def test_new_model_column_is_added_to_an_existing_table(wh):
             "select column_name from information_schema.columns where table_name = 'ipc_analyses'",
         )
     ]
-    assert set(columns) == set(warehouse.columns_of(TABLES["ipc_analyses"]))
+    assert set(columns) == set(ddl.columns_of(TABLES["ipc_analyses"]))
     assert _query(wh, "select analysis_id, country_population from ipc_analyses order by 1") == [
         ("12166797", None),
         ("90000001", 2251457),
