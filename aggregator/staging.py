@@ -47,7 +47,7 @@ class Staged:
             for chunk in range(self.chunks):
                 batch = con.sql(
                     f'select rowid as _row, {columns} from "{self.table}" '
-                    f"where {CHUNK_COLUMN} = {chunk} order by rowid"
+                    f"where {CHUNK_COLUMN} = {chunk}"
                 ).to_arrow_table()
                 if batch.num_rows:
                     yield batch.to_pandas(date_as_object=False).set_index("_row")

@@ -7,6 +7,7 @@ add up to totals" because of rounding, and the recorded API responses confirm it
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -91,21 +92,35 @@ class IpcPhases(pa.DataFrameModel):
         return df["period_start"] <= df["period_end"]
 
 
-def _per_group(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per analysis x unit x period with the phase populations as columns."""
-    return df.pivot_table(index=GROUP, columns="phase", values="population", aggfunc="sum")
+def _sums_by_phase(df: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, dict, dict]:
+    """Group number of every row, and per group the population sum and row count of each
+    phase. Numbering groups once and summing with numpy keeps these checks linear in rows:
+    they run on every chunk of millions of rows (aggregator.staging)."""
+    ids = df.groupby(by, sort=False).ngroup().to_numpy()
+    groups = int(ids.max()) + 1 if len(ids) else 0
+    population = df["population"].to_numpy(dtype="float64", na_value=np.nan)
+    phase = df["phase"].to_numpy()
+    sums, counts = {}, {}
+    for label in IPC_PHASES:
+        rows = phase == label
+        sums[label] = np.bincount(ids[rows], weights=population[rows], minlength=groups)
+        counts[label] = np.bincount(ids[rows], minlength=groups)
+    return ids, sums, counts
 
 
-def _within_rounding(total: pd.Series, parts: pd.Series) -> pd.Series:
-    tolerance = (total.abs() * ROUNDING_REL).clip(lower=ROUNDING_ABS)
-    return ((total - parts).abs() <= tolerance) | parts.isna()
+def _within_rounding(total: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    tolerance = np.maximum(np.abs(total) * ROUNDING_REL, ROUNDING_ABS)
+    return np.abs(total - parts) <= tolerance
 
 
-def _flag_rows(df: pd.DataFrame, phase: str, ok_by_group: pd.Series, group: list[str]) -> pd.Series:
-    """False on the `phase` row of every group whose total failed; True everywhere else."""
-    failing = ok_by_group[~ok_by_group].index
-    in_failing = pd.MultiIndex.from_frame(df[group]).isin(failing)
-    return pd.Series(~(in_failing & (df["phase"] == phase).to_numpy()), index=df.index)
+def _parts_add_up(df: pd.DataFrame, total: str, parts: list[str]) -> Series[bool]:
+    """False on the `total` row of every unit-period whose parts (all published) miss it."""
+    ids, sums, counts = _sums_by_phase(df, GROUP)
+    complete = np.logical_and.reduce([counts[p] > 0 for p in [total, *parts]])
+    added = np.sum([sums[p] for p in parts], axis=0)
+    failing = complete & ~_within_rounding(sums[total], added)
+    flagged = failing[ids] & (df["phase"].to_numpy() == total)
+    return pd.Series(~flagged, index=df.index)
 
 
 class IpcPhasesConsistency(pa.DataFrameModel):
@@ -122,25 +137,26 @@ class IpcPhasesConsistency(pa.DataFrameModel):
 
     @pa.dataframe_check(name="phases_1_to_5_add_up_to_all")
     def phases_add_up(cls, df: pd.DataFrame) -> Series[bool]:
-        wide = _per_group(df).reindex(columns=list(IPC_PHASES))
-        parts = wide[["1", "2", "3", "4", "5"]].sum(axis=1, min_count=5)
-        return _flag_rows(df, "all", _within_rounding(wide["all"], parts), GROUP)
+        return _parts_add_up(df, "all", ["1", "2", "3", "4", "5"])
 
     @pa.dataframe_check(name="phase_3plus_equals_3_4_5")
     def three_plus(cls, df: pd.DataFrame) -> Series[bool]:
-        wide = _per_group(df).reindex(columns=list(IPC_PHASES))
-        parts = wide[["3", "4", "5"]].sum(axis=1, min_count=3)
-        return _flag_rows(df, "3+", _within_rounding(wide["3+"], parts), GROUP)
+        return _parts_add_up(df, "3+", ["3", "4", "5"])
 
     @pa.dataframe_check(name="national_equals_sum_of_areas")
     def national_vs_areas(cls, df: pd.DataFrame) -> Series[bool]:
         by = ["source", "analysis_id", "period", "phase"]
-        national = df[df["level"] == "national"].groupby(by)["population"].sum()
-        areas = df[df["level"] == "area"].groupby(by)["population"].sum()
-        both = pd.concat([national, areas], axis=1, keys=["national", "areas"], join="inner")
-        ok = _within_rounding(both["national"], both["areas"])
-        failing = ok[~ok].index
-        flagged = (
-            pd.MultiIndex.from_frame(df[by]).isin(failing) & (df["level"] == "national").to_numpy()
-        )
-        return pd.Series(~flagged, index=df.index)
+        ids = df.groupby(by, sort=False).ngroup().to_numpy()
+        groups = int(ids.max()) + 1 if len(ids) else 0
+        population = df["population"].to_numpy(dtype="float64", na_value=np.nan)
+        level = df["level"].to_numpy()
+        national, areas = level == "national", level == "area"
+        totals = {}
+        for name, rows in (("national", national), ("areas", areas)):
+            totals[name] = (
+                np.bincount(ids[rows], weights=population[rows], minlength=groups),
+                np.bincount(ids[rows], minlength=groups) > 0,
+            )
+        both = totals["national"][1] & totals["areas"][1]
+        failing = both & ~_within_rounding(totals["national"][0], totals["areas"][0])
+        return pd.Series(~(failing[ids] & national), index=df.index)

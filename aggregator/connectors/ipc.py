@@ -380,4 +380,6 @@ def _phases_sql(*, text: bool, chunks: int) -> str:
         )
         -- A period the analysis does not cover, or a phase IPC did not estimate: no row.
         where period_start is not null and population is not null
+        -- Rows of a chunk together: validation reads each chunk from its own row groups.
+        order by {staging.CHUNK_COLUMN}
     """
