@@ -86,7 +86,9 @@ def refresh(
         raw = RawStore(settings.raw_dir)
         with (
             make_client(settings.http, record=record, replay=replay) as client,
-            ThreadPoolExecutor(max_workers=max(1, min(4, len(sources)))) as pool,
+            # One thread per source: they mostly wait on the network, so a slow service
+            # delays only its own sources.
+            ThreadPoolExecutor(max_workers=max(1, len(sources))) as pool,
         ):
             futures = {}
             for source in sources:
