@@ -24,8 +24,9 @@ from schemas import TABLES
 
 CHUNK_ROWS = 250_000
 CHUNK_COLUMN = "_chunk"
-# DuckDB spills to disk beyond this, so a refresh's memory does not grow with the payload.
-MEMORY_LIMIT = "1GB"
+# DuckDB spills to disk beyond this, so a refresh's memory does not grow with the payload
+# (for staging, and for the warehouse while a refresh publishes).
+MEMORY_LIMIT = "512MB"
 
 
 @dataclass(frozen=True)

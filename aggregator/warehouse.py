@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from aggregator import staging
 from aggregator.ddl import columns_of
 from aggregator.errors import LockHeld, WarehouseError
 from aggregator.http import Validator
@@ -157,6 +158,7 @@ def publish(
     meta = {name: TABLES[name].model.validate(frame) for name, frame in meta.items()}
     try:
         with connect(path) as con:
+            con.execute(f"set memory_limit = '{staging.MEMORY_LIMIT}'")
             ensure_tables(con)
             stages = _attach_stages(con, facts)
             con.execute("begin transaction")
