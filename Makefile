@@ -47,7 +47,7 @@ reliability: setup ## Run the reliability suite (tests/reliability) and write do
 	$(BIN)/python -m tests.reliability.render data/logs/reliability.jsonl > docs/reliability.md
 
 bench: setup ## Run the benchmarks (bench/) and write docs/benchmarks.md
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 lint: setup ## Check style and common mistakes
 	$(BIN)/ruff check aggregator schemas tests

@@ -6,6 +6,10 @@ with exponential backoff and jitter (honouring Retry-After), conditional GET aga
 last good download of the same URL, a size cap, a Content-Length check, streaming into the
 raw store, and a provenance record for every request. Anything that goes wrong leaves as a
 ``FetchError`` whose text has no secret in it.
+
+A body that cannot be what was asked for (an HTML page, an XML error document where JSON or
+CSV was expected) fails with a ``ParseError`` that says what came instead: its Content-Type
+and first bytes (``Fetched.json``, ``Fetched.check_format``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,20 @@ from aggregator.replay import RecordingTransport, ReplayTransport
 
 USER_AGENT = f"foodsec-aggregator/{__version__} (+https://github.com/foodsec-aggregator)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Media types that name a format. Others (text/plain, application/octet-stream, none) say
+# nothing: servers label data files loosely, so only the body can tell.
+NAMED_FORMATS = {
+    "text/html": "HTML",
+    "application/xhtml+xml": "HTML",
+    "application/xml": "XML",
+    "text/xml": "XML",
+    "application/json": "JSON",
+    "text/json": "JSON",
+    "text/csv": "CSV",
+    "application/csv": "CSV",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "XLSX",
+    "application/pdf": "PDF",
+}
 
 
 def make_client(
@@ -108,7 +126,44 @@ class Fetched:
         try:
             return json.loads(self.path.read_bytes())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ParseError(self.record.source, self.record.url, f"invalid JSON ({exc})") from exc
+            raise ParseError(
+                self.record.source, self.record.url, f"invalid JSON ({exc}); {self.received()}"
+            ) from exc
+
+    def check_format(self, expected: str) -> None:
+        """Refuses an HTML page, or a body whose Content-Type names another format than
+        ``expected`` (JSON, CSV, XLSX): for CSV, anything at all would otherwise parse."""
+        named = _named_format(self.record.content_type)
+        if self._looks_like_html() or (named and named != expected):
+            raise ParseError(
+                self.record.source, self.record.url, f"expected {expected}; {self.received()}"
+            )
+
+    def received(self) -> str:
+        """What the server sent, for error messages: Content-Type and first bytes."""
+        with self.path.open("rb") as handle:
+            head = handle.read(80)
+        shown = " ".join(head.decode("utf-8", "replace").split())
+        kind = "an HTML page" if self._looks_like_html() else "a body"
+        content_type = self.record.content_type or "none"
+        return f"received {kind} (Content-Type {content_type}) starting {shown!r}"
+
+    def _looks_like_html(self) -> bool:
+        with self.path.open("rb") as handle:
+            head = handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+        return head.startswith((b"<!doctype html", b"<html"))
+
+
+def _named_format(content_type: str | None) -> str | None:
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media.endswith("+json"):
+        return "JSON"
+    return NAMED_FORMATS.get(media)
+
+
+class _RetryableBody(Exception):
+    """An answer whose body is unusable in a way a retry may fix: empty, or a compressed body
+    that does not decompress (as likely a broken transfer as a broken file)."""
 
 
 class _RetryableStatus(Exception):
@@ -216,7 +271,9 @@ class Fetcher:
             self.on_event("done", record)
             return Fetched(record, Path(previous.raw_path))
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type((httpx.TransportError, _RetryableStatus)),
+            retry=tenacity.retry_if_exception_type(
+                (httpx.TransportError, _RetryableStatus, _RetryableBody)
+            ),
             wait=_Wait(self.settings),
             stop=tenacity.stop_after_attempt(self.settings.max_attempts),
             reraise=True,
@@ -228,6 +285,14 @@ class Fetcher:
                     fetched = self._attempt(request_url, record, previous)
         except _RetryableStatus as exc:
             self._fail(record, f"HTTP {exc.status} after {record.attempts} attempts")
+        except _RetryableBody as exc:
+            self._fail(record, f"{exc} (after {record.attempts} attempts)")
+        except httpx.TooManyRedirects as exc:
+            self._fail(
+                record,
+                f"redirect loop: more than {self.client.max_redirects} redirects, the last to "
+                f"{exc.request.url}",
+            )
         except httpx.HTTPError as exc:
             self._fail(record, f"{type(exc).__name__}: {exc} (after {record.attempts} attempts)")
         except FetchError as exc:
@@ -291,16 +356,24 @@ class Fetcher:
                 raise FetchError(self.source, record.url, f"HTTP {response.status_code}")
             self._check_declared_size(response, record)
             with self.raw.writer() as writer:
-                for chunk in response.iter_bytes():
-                    writer.write(chunk)
-                    if writer.size > self.settings.max_bytes:
-                        raise FetchError(
-                            self.source,
-                            record.url,
-                            f"body larger than the {self.settings.max_bytes:,}-byte cap",
-                        )
-                    self.on_event("bytes", record)
+                try:
+                    for chunk in response.iter_bytes():
+                        writer.write(chunk)
+                        if writer.size > self.settings.max_bytes:
+                            raise FetchError(
+                                self.source,
+                                record.url,
+                                f"body larger than the {self.settings.max_bytes:,}-byte cap",
+                            )
+                        self.on_event("bytes", record)
+                except httpx.DecodingError as exc:
+                    encoding = response.headers.get("content-encoding")
+                    raise _RetryableBody(
+                        f"corrupt body: cannot decode Content-Encoding {encoding} ({exc})"
+                    ) from exc
                 self._check_complete(response, record)
+                if writer.size == 0:
+                    raise _RetryableBody("empty body (HTTP 200 with no content)")
                 stored = writer.commit()
         record.etag = response.headers.get("etag")
         record.last_modified = response.headers.get("last-modified")

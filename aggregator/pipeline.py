@@ -82,7 +82,7 @@ def refresh(
         shutil.rmtree(settings.staging_dir, ignore_errors=True)
         options = dataclasses.replace(options, staging_dir=settings.staging_dir / run_id)
         warehouse.prepare(settings.warehouse)
-        known = {s.name: warehouse.validators(settings.warehouse, s.name) for s in sources}
+        known = warehouse.validators(settings.warehouse, [s.name for s in sources])
         raw = RawStore(settings.raw_dir)
         with (
             make_client(settings.http, record=record, replay=replay) as client,

@@ -119,30 +119,33 @@ def prepare(path: Path) -> None:
         raise WarehouseError(f"cannot prepare warehouse {path}: {exc}") from exc
 
 
-def validators(path: Path, source: str) -> dict[str, Validator]:
-    """Last good download of each URL of a source, for conditional GET.
+def validators(path: Path, sources: list[str]) -> dict[str, dict[str, Validator]]:
+    """Last good download of each URL of each source, for conditional GET.
 
     Only downloads of runs whose data was published (or confirmed unchanged) count: after a
     failed validation the next refresh must fetch the body again, not accept a 304.
     """
+    found: dict[str, dict[str, Validator]] = {source: {} for source in sources}
     if not path.exists():
-        return {}
+        return found
     with connect(path, read_only=True) as con:
         if not con.execute(
             "select 1 from information_schema.tables where table_name = 'fetches'"
         ).fetchall():
-            return {}
+            return found
         rows = con.execute(
             """
-            select f.url, f.etag, f.last_modified, f.sha256, f.raw_path, f.version
+            select f.source, f.url, f.etag, f.last_modified, f.sha256, f.raw_path, f.version
             from fetches f join runs r using (run_id, source)
-            where f.source = ? and f.sha256 is not null and f.error is null
+            where f.source in (select unnest(?)) and f.sha256 is not null and f.error is null
               and r.outcome in ('published', 'not_modified')
-            qualify row_number() over (partition by f.url order by f.requested_at desc) = 1
+            qualify row_number() over (partition by f.source, f.url order by f.requested_at desc) = 1
             """,
-            [source],
+            [sources],
         ).fetchall()
-    return {row[0]: Validator(*row[1:]) for row in rows}
+    for source, url, *known in rows:
+        found[source][url] = Validator(*known)
+    return found
 
 
 def publish(
@@ -153,13 +156,15 @@ def publish(
     fetches: pd.DataFrame,
     rejects: pd.DataFrame,
 ) -> None:
-    """Writes one source's outcome in a single transaction: all of it or none of it."""
+    """Writes one source's outcome in a single transaction: all of it or none of it.
+
+    The tables must be there (``prepare``, which every refresh runs first).
+    """
     meta = {"fetches": fetches, "rejects": rejects, "runs": pd.DataFrame([run])}
-    meta = {name: TABLES[name].model.validate(frame) for name, frame in meta.items()}
+    meta = {name: TABLES[name].model.validate(f) for name, f in meta.items() if len(f)}
     try:
         with connect(path) as con:
             con.execute(f"set memory_limit = '{staging.MEMORY_LIMIT}'")
-            ensure_tables(con)
             stages = _attach_stages(con, facts)
             con.execute("begin transaction")
             try:

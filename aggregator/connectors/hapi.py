@@ -5,8 +5,9 @@ Requests, as HAPI documents them (https://hdx-hapi.readthedocs.io, https://hapi.
 &app_identifier=ID``. The JSON answer is ``{"data": [row, ...]}``; ``output_format=csv`` gives
 the same fields as CSV (HDX's CSVs start with a UTF-8 byte-order mark). ``limit`` is at most
 10,000: pages are requested at increasing ``offset`` until one comes back shorter than
-``limit``. HAPI's terms ask for about one request a second, so requests are spaced by
-AGGREGATOR_HAPI_PAUSE seconds (default 1.0).
+``limit``; a page identical to one already read (a server ignoring ``offset``, or cycling)
+is a ParseError rather than an endless loop. HAPI's terms ask for about one request a
+second, so requests are spaced by AGGREGATOR_HAPI_PAUSE seconds (default 1.0).
 
 The app identifier is base64("application:email") (HAPI's encode_app_identifier endpoint does
 the same). It travels as the ``app_identifier`` query parameter, which aggregator.redact masks
@@ -243,7 +244,7 @@ def parse_rows(
                 continue
             try:
                 row[field.name] = field.convert(item[field.name])
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:  # Overflow: 1e400 as an int
                 raise ParseError(SOURCE, f"{where} row {i} field {field.name!r}", f"{exc}") from exc
         if row.pop("error", None):
             dropped += 1
@@ -260,6 +261,10 @@ def json_items(body: bytes, where: str) -> list[Any]:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParseError(SOURCE, where, f"invalid JSON ({exc})") from exc
+    return data_items(doc, where)
+
+
+def data_items(doc: Any, where: str) -> list[Any]:
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         got = sorted(doc)[:5] if isinstance(doc, dict) else type(doc).__name__
         raise ParseError(SOURCE, where, f'expected {{"data": [...]}}, got {got}')
@@ -364,8 +369,8 @@ def _fetch_all(
     pacer: Pacer,
 ) -> Iterator[dict[str, Any]]:
     url = f"{base_url}/api/v2/{endpoint.path}"
-    offset, previous_sha = 0, None
-    dropped = 0
+    offset, dropped = 0, 0
+    pages: dict[str, int] = {}  # sha256 of each page read -> its offset
     while True:
         pacer.wait()
         params = {
@@ -377,19 +382,24 @@ def _fetch_all(
         }
         page = _get(fetcher, url, params)
         where = page.record.url
-        body = page.path.read_bytes()
-        items = json_items(body, where) if output_format == "json" else csv_items(body, where)
-        if items and page.record.sha256 == previous_sha:
+        if output_format == "json":
+            items = data_items(page.json(), where)
+        else:
+            page.check_format("CSV")
+            items = csv_items(page.path.read_bytes(), where)
+        # A server that ignores offset, or cycles through pages, would be read forever.
+        repeated = pages.get(page.record.sha256) if items else None
+        if repeated is not None:
             raise ParseError(
-                SOURCE, where, f"offset {offset} returned the same page as offset {offset - limit}"
+                SOURCE, where, f"offset {offset} returned the same page as offset {repeated}"
             )
+        pages[page.record.sha256] = offset
         rows, dropped_here = parse_rows(items, endpoint, where, page.fetch_id)
         dropped += dropped_here
         yield from rows
         if len(items) < limit:
             break
         offset += limit
-        previous_sha = page.record.sha256
     if dropped:
         log.info("%s: %d row(s) with an error left out of %s", SOURCE, dropped, endpoint.table)
 

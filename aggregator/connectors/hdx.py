@@ -143,32 +143,52 @@ def package_show(fetcher: Fetcher, base: str, slug: str) -> Package:
     result = body.get("result")
     if not isinstance(result, dict):
         raise ParseError(fetcher.source, url, "field 'result' is not an object")
+    listed = result.get("resources") or []
+    if not isinstance(listed, list):
+        raise ParseError(fetcher.source, f"{url} field result.resources", "not a list")
     resources = []
-    for i, item in enumerate(result.get("resources") or []):
+    for i, item in enumerate(listed):
+        where = f"{url} resources[{i}]"
+        if not isinstance(item, dict):
+            raise ParseError(fetcher.source, where, f"not an object: {item!r:.80}")
         try:
             resources.append(
                 Resource(
                     id=str(item["id"]),
                     name=str(item["name"]),
                     format=str(item.get("format") or ""),
-                    url=str(item["url"]),
-                    last_modified=item.get("last_modified") or None,
-                    hash=item.get("hash") or None,
+                    url=_download_url(item["url"], fetcher.source, where),
+                    last_modified=_optional_text(item, "last_modified", fetcher.source, where),
+                    hash=_optional_text(item, "hash", fetcher.source, where),
                 )
             )
-        except (KeyError, TypeError) as exc:
-            raise ParseError(
-                fetcher.source, f"{url} resources[{i}]", f"missing field {exc}"
-            ) from exc
+        except KeyError as exc:
+            raise ParseError(fetcher.source, where, f"missing field {exc}") from exc
     return Package(
         slug=slug,
         id=str(result.get("id", "")),
         title=str(result.get("title", "")),
-        metadata_modified=result.get("metadata_modified") or None,
+        metadata_modified=_optional_text(result, "metadata_modified", fetcher.source, url),
         resources=tuple(resources),
         fetch_id=fetched.fetch_id,
         url=url,
     )
+
+
+def _optional_text(item: dict, name: str, source: str, where: str) -> str | None:
+    """A text field that may be absent or empty (last_modified, hash)."""
+    value = item.get(name)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ParseError(source, where, f"field {name}: not text: {value!r:.80}")
+    return value
+
+
+def _download_url(value: object, source: str, where: str) -> str:
+    if not (isinstance(value, str) and value.lower().startswith(("https://", "http://"))):
+        raise ParseError(source, where, f"field url: not an http(s) URL: {value!r:.80}")
+    return value
 
 
 def _get(fetcher: Fetcher, resource: Resource) -> Fetched:
@@ -234,6 +254,7 @@ def is_hxl_row(cells: list[str]) -> bool:
 
 def csv_records(download: Download) -> Iterator[tuple[int, list[str], list[str]]]:
     """(record number, header, cells) for each data row; header is record 1. Skips HXL row 2."""
+    download.fetched.check_format("CSV")
     try:
         text = io.TextIOWrapper(download.path.open("rb"), encoding="utf-8-sig", newline="")
     except OSError as exc:

@@ -4,7 +4,8 @@ The server runs ``http.server.ThreadingHTTPServer`` on an ephemeral port in a da
 A test sets ``app``: a function from the request the server saw (``Seen``) to the answer it
 should give (``Reply``). Every request is logged with its arrival time, so tests can assert
 what the client sent and when. Faults a real network produces are scripted with ``Reply``:
-a Content-Length the body never reaches, chunked transfer, a dropped connection.
+a Content-Length the body never reaches, chunked transfer, a dropped connection, a server
+slow to answer or slow between parts of the body.
 
 The number of requests is capped (``max_requests``): a client stuck in a retry loop gets
 answers of 400 (which no client retries) and the cap shows up in ``errors``.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +43,11 @@ class Reply:
     declared_length: int | None = None
     chunked: bool = False  # Transfer-Encoding: chunked, no Content-Length
     chunk_size: int = 4096
+    delay: float = 0.0  # seconds before the status line (a server slow to answer)
+    chunk_delay: float = 0.0  # seconds before each part of the body after the first
+    # Bytes of the body sent before the server closes the connection mid-body (chunked: no
+    # terminating chunk follows).
+    cut_after: int | None = None
 
 
 App = Callable[[Seen], Reply]
@@ -132,24 +138,39 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up (e.g. a size cap): expected
 
     def _send(self, reply: Reply) -> None:
+        if reply.delay:
+            time.sleep(reply.delay)
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
         if reply.status == 304 or reply.status == 204 or reply.status < 200:
             self.end_headers()
             return
+        body = reply.body if reply.cut_after is None else reply.body[: reply.cut_after]
         if reply.chunked:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for start in range(0, len(reply.body), reply.chunk_size):
-                chunk = reply.body[start : start + reply.chunk_size]
+            for chunk in self._parts(reply, body):
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-            self.wfile.write(b"0\r\n\r\n")
+            if reply.cut_after is None:
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.wfile.flush()
+                self.close_connection = True
             return
         declared = len(reply.body) if reply.declared_length is None else reply.declared_length
         self.send_header("Content-Length", str(declared))
         self.end_headers()
-        self.wfile.write(reply.body)
-        if declared != len(reply.body):
+        for chunk in self._parts(reply, body):
+            self.wfile.write(chunk)
+        if declared != len(body):
             self.wfile.flush()
             self.close_connection = True  # the rest of the promised body never comes
+
+    def _parts(self, reply: Reply, body: bytes) -> Iterator[bytes]:
+        """The body in parts of ``chunk_size``, ``chunk_delay`` apart."""
+        for start in range(0, len(body), reply.chunk_size):
+            if start and reply.chunk_delay:
+                self.wfile.flush()
+                time.sleep(reply.chunk_delay)
+            yield body[start : start + reply.chunk_size]

@@ -170,6 +170,8 @@ NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)
 
 
 def _publish(path: Path, run_id: str, facts: dict[str, pd.DataFrame], **run) -> None:
+    """As a refresh does: bring the tables up to the schemas, then publish."""
+    warehouse.prepare(path)
     warehouse.publish(
         path,
         facts=facts,
@@ -196,8 +198,8 @@ def wh(tmp_path: Path) -> Path:
     return tmp_path / "data" / "warehouse.duckdb"
 
 
-def test_publish_creates_every_table_from_the_schemas(wh):
-    """A first publish creates each table of schemas.TABLES with the model's columns and SQL types."""
+def test_prepare_creates_every_table_from_the_schemas(wh):
+    """A first refresh creates each table of schemas.TABLES with the model's columns and SQL types."""
     _publish(wh, "r1", _facts(GAZA))
     columns: dict[str, dict[str, str]] = {}
     for table, column, type_ in _query(
@@ -394,6 +396,7 @@ U_PS = "https://api.ipcinfo.org/population?country=PS&key=***"
 def _meta_only(
     path: Path, run_id: str, outcome: str, *records: FetchRecord, source: str = "ipc_api"
 ) -> None:
+    warehouse.prepare(path)
     warehouse.publish(
         path,
         facts={},
@@ -405,7 +408,7 @@ def _meta_only(
 
 def test_validators_missing_warehouse_is_empty(wh):
     """Before any refresh there is nothing to revalidate."""
-    assert warehouse.validators(wh, "ipc_api") == {}
+    assert warehouse.validators(wh, ["ipc_api"])["ipc_api"] == {}
 
 
 def test_validators_last_good_fetch_per_url_of_good_runs(wh):
@@ -464,16 +467,16 @@ def test_validators_last_good_fetch_per_url_of_good_runs(wh):
         source="ipc_hdx",
     )
 
-    got = warehouse.validators(wh, "ipc_api")
+    got = warehouse.validators(wh, ["ipc_api"])["ipc_api"]
     assert set(got) == {U_ANALYSES, U_AF, U_PS}
     assert (got[U_ANALYSES].etag, got[U_ANALYSES].sha256) == ('"a1"', a)
     assert (got[U_AF].etag, got[U_AF].sha256) == ('"af3"', a)
     assert (got[U_PS].etag, got[U_PS].sha256) == ('"ps5"', c)
     assert got[U_PS].raw_path == f"/data/raw/sha256/cc/{c}"
-    assert set(warehouse.validators(wh, "ipc_hdx")) == {U_ANALYSES}
+    assert set(warehouse.validators(wh, ["ipc_hdx"])["ipc_hdx"]) == {U_ANALYSES}
 
 
 def test_validators_ignore_skipped_runs(wh):
     """A skipped run (no key) contributes nothing, even if fetch rows were written for it."""
     _meta_only(wh, "r1", "skipped", _fetch("r1", 1, U_ANALYSES, etag='"a1"'))
-    assert warehouse.validators(wh, "ipc_api") == {}
+    assert warehouse.validators(wh, ["ipc_api"])["ipc_api"] == {}
