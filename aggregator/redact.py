@@ -28,7 +28,10 @@ def redact_text(text: str) -> str:
     for value in sorted(_known_values, key=len, reverse=True):
         text = text.replace(value, MASK)
     # Parameters named as secrets, whatever their value (covers keys we were never told of).
-    return re.sub(r"(?i)\b(" + "|".join(SECRET_PARAMS) + r")=([^&\s\"'#]+)", rf"\1={MASK}", text)
+    # A value already masked is left alone: the text after it (": reason") is no value.
+    already = re.escape(MASK) + r"(?![^&\s\"'#:])"
+    pattern = r"(?i)\b(" + "|".join(SECRET_PARAMS) + r")=(?!" + already + r")([^&\s\"'#]+)"
+    return re.sub(pattern, rf"\1={MASK}", text)
 
 
 def redact_url(url: str) -> str:

@@ -84,7 +84,14 @@ TABLES: dict[str, Table] = {
             "fact",
             replace_by="query_key",
         ),
-        Table("appeals", appeals.Appeals, tuple(appeals.KEY), "fact", replace_by="vintage_key"),
+        Table(
+            "appeals",
+            appeals.Appeals,
+            tuple(appeals.KEY),
+            "fact",
+            replace_by="vintage_key",
+            check_columns=appeals.CHECK_COLUMNS,
+        ),
         Table(
             "hapi_food_security",
             hapi_food_security.HapiFoodSecurity,

@@ -15,6 +15,7 @@ from pandera.typing import Series
 from schemas.fields import date_field, fetch_id_field, field
 
 KEY = ["source", "plan_id", "published_on"]
+CHECK_COLUMNS = {"start_not_after_end": ("start_date", "end_date")}
 APPEAL_SOURCES = ["fts"]  # a list: pandera misreads a one-element tuple in isin
 
 

@@ -5,6 +5,11 @@ Requests:
 * flows: GET /v1/public/fts/flow?countryISO3=XXX&year=YYYY, then every ``meta.nextLink`` to
   the end (pages of up to 200 flows). A nextLink is followed as given when absolute, joined
   to the page's URL when relative; a page URL seen twice is a ParseError (a nextLink loop).
+  A flow id that comes back twice within one query (on two pages of a listing that moved
+  while it was read) is not de-duplicated: fts_flows is unique on (source, query_key,
+  flow_id), so the query fails validation, nothing of it is published and ``rejects`` lists
+  both copies with the page each came from (fetch_id). A listing that moved may also have
+  skipped a flow, which no de-duplication would show; the next refresh reads it again.
 * appeals: GET /v2/fts/flow/plan/overview/progress/{year}: every plan of the year with its
   original and revised requirements and its funding and coverage (``funding.progress``, in
   percent). A plan without a ``funding`` object keeps its requirements, funding left empty.
@@ -179,7 +184,7 @@ def parse_flows(
             raise ParseError(
                 SOURCE, f"{where} (id {_id_of(flow)})", f"missing or malformed field {exc}"
             ) from exc
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # Overflow: int() of an Infinity
             raise ParseError(SOURCE, f"{where} (id {_id_of(flow)})", str(exc)) from exc
 
 
@@ -299,8 +304,8 @@ def _number(value: Any, name: str) -> float | None:
         raise ValueError(f"{name} is not a number: {value!r}")
     try:
         return float(value)
-    except ValueError:
-        raise ValueError(f"{name} is not a number: {value!r}") from None
+    except (ValueError, OverflowError):  # OverflowError: a JSON integer beyond float range
+        raise ValueError(f"{name} is not a number: {value!r:.80}") from None
 
 
 def _date(value: Any, name: str) -> date | None:
@@ -356,7 +361,7 @@ def parse_progress(response: Fetched) -> Iterator[dict[str, Any]]:
             yield _appeal_row(plan, published_on, response.fetch_id)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ParseError(SOURCE, where, f"missing or malformed field {exc}") from exc
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # Overflow: int() of an Infinity
             raise ParseError(SOURCE, where, str(exc)) from exc
 
 

@@ -203,7 +203,8 @@ def _stage_population(
 ) -> dict[str, Any]:
     stage.parent.mkdir(parents=True, exist_ok=True)
     stage.unlink(missing_ok=True)
-    urls = {str(r.path): r.record.url for r in responses}
+    by_path = {str(r.path): r for r in responses}
+    urls = {path: r.record.url for path, r in by_path.items()}
     files = pd.DataFrame(
         # Identical answers share one raw file: read it once, credit its first download.
         list({str(r.path): r.fetch_id for r in reversed(responses)}.items()),
@@ -221,7 +222,7 @@ def _stage_population(
             try:
                 _read_analyses(con, list(urls), typed=False)
             except duckdb.Error as exc:
-                raise _parse_error(exc, urls) from None
+                raise _parse_error(exc, by_path) from None
             text = True
         _check_analyses(con, urls)
         analyses = con.sql(ANALYSES_SQL).df()
@@ -278,19 +279,22 @@ def _check_analyses(con: duckdb.DuckDBPyConnection, urls: dict[str, str]) -> Non
         raise ParseError(
             SOURCE, urls[missing_id[0]], f"an analysis has no 'id' (title {missing_id[1]!r})"
         )
-    for label, query in (
+    for field, label, query in (
         (
+            "country",
             "unknown country",
             "select a.filename, a.id, a.country from analyses a "
             "left join countries c on a.country = c.iso2 where c.iso2 is null",
         ),
         (
+            "analysis_date",
             "analysis_date is not 'Mon YYYY'",
             "select filename, id, analysis_date from analyses "
             "where try_strptime(trim(analysis_date), '%b %Y') is null",
         ),
         *(
             (
+                column,
                 f"{column} is not 'Mon YYYY - Mon YYYY' with the end after the start",
                 f"select filename, id, {period}_text from analyses where {period}_text is not null "
                 f"and ({period}_start is null or {period}_end is null "
@@ -301,21 +305,25 @@ def _check_analyses(con: duckdb.DuckDBPyConnection, urls: dict[str, str]) -> Non
     ):
         bad = con.execute(query + " limit 1").fetchone()
         if bad:
-            raise ParseError(SOURCE, f"{urls[bad[0]]} analysis {bad[1]}", f"{label}: {bad[2]!r}")
+            detail = f"no '{field}' field" if bad[2] is None else f"{label}: {bad[2]!r}"
+            raise ParseError(SOURCE, f"{urls[bad[0]]} analysis {bad[1]}", detail)
 
 
-def _parse_error(exc: duckdb.Error, urls: dict[str, str]) -> ParseError:
-    """DuckDB's reason, with the URL in place of the raw file it read."""
-    message = str(exc).splitlines()[0].split(": ", 1)[-1]
-    if "Expected top-level JSON array" in message:
-        first = message.partition("first character is ")[2].split(" in file")[0]
-        message = f"expected a JSON list of analyses, got a body starting with {first}"
+def _parse_error(exc: duckdb.Error, responses: dict[str, Fetched]) -> ParseError:
+    """DuckDB's reason, with the URL in place of the raw file it read and what came."""
+    reason = str(exc).splitlines()[0].split(": ", 1)[-1]
+    if "Expected top-level JSON array" in reason:
+        reason = "expected a JSON list of analyses"
     else:
-        message = f"invalid JSON: {message}"
-    where = [url for path, url in urls.items() if path in str(exc)] or list(urls.values())
-    for path in urls:
-        message = message.replace(f' in file "{path}"', "")
-    return ParseError(SOURCE, ", ".join(where), message.rstrip("."))
+        reason = f"invalid JSON: {reason}"
+    failing = [r for path, r in responses.items() if path in str(exc)] or list(responses.values())
+    for path in responses:
+        reason = reason.replace(f' in file "{path}"', "")
+    return ParseError(
+        SOURCE,
+        ", ".join(r.record.url for r in failing),
+        f"{reason.rstrip('.')}; {failing[0].received()}",
+    )
 
 
 ANALYSES_SQL = f"""

@@ -109,7 +109,8 @@ def parse_file(download: hdx.Download, level: str, wanted: set[str]) -> pd.DataF
             )
 
     number = pd.to_numeric(raw["Number"], errors="coerce")
-    fail(number.isna() | (number % 1 != 0) | (number < 0), "Number", "not a whole number")
+    fail(number.isna() | (number % 1 != 0), "Number", "not a whole number")
+    fail(number < 0, "Number", "a negative number of people")
     share = pd.to_numeric(raw["Percentage"].replace("", None), errors="coerce")
     fail(share.isna() & (raw["Percentage"] != ""), "Percentage", "not a number")
     total = pd.to_numeric(raw["Total country population"].replace("", None), errors="coerce")

@@ -12,6 +12,7 @@ whether the row is partial by UNRWA's disclaimer (from 2024-05-06, after the Raf
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -71,11 +72,26 @@ def read_xlsx(download: hdx.Download) -> Iterator[tuple[int, list[str], list[Any
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    download.fetched.check_format("XLSX")
     # A file object, not the path: the raw store's files have no .xlsx suffix for openpyxl.
+    # A damaged workbook fails in the zip, the deflate stream, the XML or openpyxl's own
+    # reading of it, while opening or (read-only mode reads lazily) at any row.
+    broken = (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        SyntaxError,  # XML parse errors, ElementTree's and lxml's
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+    )
     with download.path.open("rb") as handle:
         try:
             book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-        except (InvalidFileException, OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        except broken as exc:
             raise ParseError(
                 SOURCE, download.where, f"not a readable XLSX workbook ({exc})"
             ) from exc
@@ -85,10 +101,18 @@ def read_xlsx(download: hdx.Download) -> Iterator[tuple[int, list[str], list[Any
                 raise ParseError(
                     SOURCE, download.where, f"no sheet {SHEETS[0]!r} (sheets: {book.sheetnames})"
                 )
-            rows = book[name].iter_rows(values_only=True)
-            header = ["" if v is None else str(v) for v in next(rows, ())]
-            for number, cells in enumerate(rows, start=2):
-                yield number, header, list(cells)
+            number = 1
+            try:
+                rows = book[name].iter_rows(values_only=True)
+                header = ["" if v is None else str(v) for v in next(rows, ())]
+                for number, cells in enumerate(rows, start=2):
+                    yield number, header, list(cells)
+            except broken as exc:
+                raise ParseError(
+                    SOURCE,
+                    f"{download.where} sheet {name!r} row {number + 1}",
+                    f"not a readable XLSX workbook ({type(exc).__name__}: {exc})",
+                ) from exc
         finally:
             book.close()
 
@@ -182,8 +206,10 @@ def _number(value: Any) -> float | None:
 
 def _whole(value: Any) -> int:
     number = _number(value)
-    if number is None or not number.is_integer() or number < 0:
+    if number is None or not number.is_integer():
         raise ValueError(f"not a whole number of trucks: {value!r}")
+    if number < 0:
+        raise ValueError(f"a negative number of trucks: {value!r}")
     return int(number)
 
 

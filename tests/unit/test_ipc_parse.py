@@ -503,7 +503,8 @@ def test_population_not_a_list_raises_parse_error(tmp_path):
     message = str(caught.value)
     assert message.startswith("ipc_api: cannot parse ")
     assert f"{BASE}/population?country=PS" in message
-    assert "expected a JSON list of analyses, got a body starting with '{'" in message
+    assert "expected a JSON list of analyses; received a body" in message
+    assert 'starting \'{"error": "Invalid key"}\'' in message
 
 
 def test_listing_not_a_list_raises_parse_error(tmp_path):
@@ -543,7 +544,8 @@ def test_html_page_raises_parse_error(tmp_path):
     with pytest.raises(
         ParseError,
         match=r"ipc_api: cannot parse https://api\.ipcinfo\.org/population\?country=PS: "
-        r"expected a JSON list of analyses, got a body starting with '<'",
+        r"expected a JSON list of analyses; received an HTML page \(Content-Type none\) "
+        r"starting '<html><body>502 Bad Gateway",
     ):
         _extract(tmp_path, populations={"PS": "<html><body>502 Bad Gateway</body></html>"})
 

@@ -186,3 +186,10 @@ def test_public_query_drops_secrets_and_sorts():
     url = f"https://api.hpc.tools/v1/public/fts/flow?year=2020&key={IPC_KEY}&locationid=171&App_Identifier=x&page="
     assert public_query(url) == [("locationid", "171"), ("page", ""), ("year", "2020")]
     assert public_query("https://api.ipcinfo.org/analyses") == []
+
+
+def test_masked_key_keeps_the_text_after_it():
+    """An error naming a masked URL keeps its ': reason' (the colon is no part of a key)."""
+    message = "ipc_api: cannot parse https://api.ipcinfo.org/population?country=PS&key=***: bad"
+    assert redact_text(message) == message
+    assert redact_text("key=s3cr3t:still-key&x=1") == "key=***&x=1"
