@@ -131,7 +131,8 @@ def _run_source(
         log.error("%s: unexpected error\n%s", source.name, redact_text(traceback.format_exc()))
         result.message = redact_text(f"unexpected {type(exc).__name__}: {exc}")
         return result
-    data = [r for r in fetcher.records if not r.catalogue]
+    # A download that failed and was retried another way (an expired signed link) is no change.
+    data = [r for r in fetcher.records if not r.catalogue and r.error is None]
     if data and all(r.not_modified for r in data):
         result.outcome = "not_modified"
         result.message = "no file changed since the last good refresh: tables left as they were"
