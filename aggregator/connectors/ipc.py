@@ -229,7 +229,8 @@ def _stage_population(
         expected = con.execute(UNIT_COUNT_SQL).fetchone()[0] * len(PERIODS) * len(PHASE_KEYS)
         chunks = staging.chunk_count(expected)
         staging.create_table(con, "ipc_phases", text_columns=TEXT_FIGURES if text else ())
-        con.execute(_phases_sql(text=text, chunks=chunks))
+        for chunk in range(chunks):
+            con.execute(_phases_sql(text=text, chunks=chunks, chunk=chunk))
         phases = staging.staged(con, stage, "ipc_phases", chunks)
     return {"ipc_analyses": analyses[ANALYSIS_COLUMNS], "ipc_phases": phases}
 
@@ -238,12 +239,14 @@ TEXT_FIGURES = ("population", "fraction", "overall_phase")
 
 
 def _read_analyses(con: duckdb.DuckDBPyConnection, paths: list[str], *, typed: bool) -> None:
-    """The acute analyses of the answers (and any without an id, to report) in a temp table."""
+    """The acute analyses of the answers (and any without an id, to report) in a table of
+    the staging file: a file-backed table leaves memory as it is written, a temporary one
+    would have to hold every analysis at once."""
     periods = ", ".join(_period_bounds(column, p) for p, column in PERIOD_DATES.items())
     con.execute("drop table if exists analyses")
     con.execute(
         f"""
-        create temp table analyses as
+        create table analyses as
         select j.*, f.fetch_id, {periods}
         from read_json(?, format = 'array', records = true, filename = true,
                        columns = {_json_columns(typed)}) j
@@ -344,17 +347,20 @@ UNIT_COUNT_SQL = """
 """
 
 
-def _phases_sql(*, text: bool, chunks: int) -> str:
-    """The long rows of every unit: national, its groups, their areas, or areas directly
-    under the analysis when it has no groups (the API nests them one way or the other)."""
+def _phases_sql(*, text: bool, chunks: int, chunk: int) -> str:
+    """The long rows of every unit of the analyses of one chunk: national, its groups, their
+    areas, or areas directly under the analysis when it has no groups (the API nests them one
+    way or the other). One chunk at a time keeps a chunk's rows together in the staging file
+    (validation reads each from its own row groups) and DuckDB's memory to one chunk."""
     common = "a.id as analysis_id, c.iso3 as country_iso3, a.fetch_id, " + ", ".join(
         f"a.{p}_start, a.{p}_end" for p in PERIODS
     )
-    groups = "(select a.*, unnest(a.groups) as g from analyses a)"
+    analyses = f"(select * from analyses where hash(id) % {chunks} = {chunk})"
+    groups = f"(select a.*, unnest(a.groups) as g from {analyses} a)"
     units = f"""
         select {common}, 'national' as level, a.id as unit_id, c.name as unit_name,
                NULL as parent_name, unnest({_long_rows("a", area=False, text=text)}) as r
-        from analyses a join countries c on c.iso2 = a.country
+        from {analyses} a join countries c on c.iso2 = a.country
         union all
         select {common}, 'group', a.g.id, a.g.name, NULL,
                unnest({_long_rows("a.g", area=False, text=text)})
@@ -367,7 +373,7 @@ def _phases_sql(*, text: bool, chunks: int) -> str:
         union all
         select {common}, 'area', a.ar.id, a.ar.name, NULL,
                unnest({_long_rows("a.ar", area=True, text=text)})
-        from (select a.*, unnest(a.areas) as ar from analyses a
+        from (select a.*, unnest(a.areas) as ar from {analyses} a
               where len(coalesce(a.groups, [])) = 0) a
         join countries c on c.iso2 = a.country
     """
@@ -383,11 +389,9 @@ def _phases_sql(*, text: bool, chunks: int) -> str:
                    'month' as period_granularity, r.phase as phase,
                    r.population as population, r.fraction as fraction,
                    r.overall_phase as overall_phase, fetch_id,
-                   (hash(analysis_id) % {chunks})::INTEGER as {staging.CHUNK_COLUMN}
+                   {chunk} as {staging.CHUNK_COLUMN}
             from ({units}) u
         )
         -- A period the analysis does not cover, or a phase IPC did not estimate: no row.
         where period_start is not null and population is not null
-        -- Rows of a chunk together: validation reads each chunk from its own row groups.
-        order by {staging.CHUNK_COLUMN}
     """
