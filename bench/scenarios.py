@@ -360,6 +360,26 @@ def ipc_end_to_end(ctx: Context) -> Section:
             f"Validation of the refresh: {warnings_of(in_process)}.",
             "",
         ]
+        if rows >= 10**6:
+            ok = in_process.ok and floor.ok
+            section.targets.append(
+                Target(
+                    f"IPC refresh in-process ÷ floor, {count(rows)} rows",
+                    f"{seconds(in_process.wall)} ÷ {seconds(floor.wall)}",
+                    times(in_process.wall, floor.wall),
+                    "≤ 1.5×",
+                    (in_process.wall <= 1.5 * floor.wall) if ok else None,
+                )
+            )
+            section.targets.append(
+                Target(
+                    f"IPC refresh in-process ÷ naive, {count(rows)} rows",
+                    f"{seconds(in_process.wall)} ÷ {seconds(naive.wall)}",
+                    times(in_process.wall, naive.wall),
+                    "< 1×",
+                    (in_process.wall < naive.wall) if ok and naive.ok else None,
+                )
+            )
     return section
 
 
@@ -377,14 +397,15 @@ def memory(ctx: Context) -> Section:
         *table(["path", "peak at 10^6", "peak at 10^7", "ratio"], rows),
     ]
     small, large = ctx.peaks.get(("in-process", 10**6)), ctx.peaks.get(("in-process", 10**7))
+    measured = bool(small and large)
     section.targets.append(
         Target(
             "peak RSS of the refresh, 10^7 ÷ 10^6 rows",
             f"{megabytes(large)} ÷ {megabytes(small)}",
             times(large, small),
-            NO_TARGET,
-            None,
-            "" if small and large else "needs both sizes measured (BENCH_SIZES with 1e6 and 1e7)",
+            "≤ 2×",
+            (large / small <= 2) if measured else None,
+            "" if measured else "needs both sizes measured (BENCH_SIZES with 1e6 and 1e7)",
         )
     )
     return section
@@ -571,8 +592,8 @@ def no_change(ctx: Context) -> Section:
             "no-change refresh of every source, refresh() time",
             seconds(second.wall),
             "",
-            NO_TARGET,
-            None,
+            "≤ 1 s",
+            (second.wall <= 1.0) if second.wall is not None else None,
             f"whole process {seconds(whole.wall)}",
         )
     )
