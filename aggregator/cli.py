@@ -45,6 +45,51 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _busy(exc: Exception, warehouse: Path) -> str | None:
+    """What to tell a reader that DuckDB turned away because a process writes the warehouse.
+
+    DuckDB lets no reader open a file that a writer holds (a refresh holds it while it
+    publishes); its lock error names the holder's PID, which the refresh lock file maps to a
+    refresh. None for any other error.
+    """
+    import re
+
+    import duckdb
+
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    if not isinstance(cause, duckdb.IOException) or "Could not set lock" not in str(cause):
+        return None
+    found = re.search(r"\(PID (\d+)\)", str(cause))
+    pid = found.group(1) if found else None
+    try:
+        holder = warehouse.with_name(warehouse.name + ".lock").read_text().strip()
+    except OSError:
+        holder = ""
+    if pid and holder.startswith(f"pid {pid} "):
+        who = f"a refresh ({holder})"
+    else:
+        who = f"another process (PID {pid})" if pid else "another process"
+    return (
+        f"the warehouse {warehouse} is being written by {who}; DuckDB lets no reader in "
+        "meanwhile: retry when it has finished"
+    )
+
+
+def _check_output(path: Path | None, option: str, settings) -> None:
+    """Refuses an output path that names the warehouse (or its WAL or lock file) or lies in
+    the raw store: a slip in -o would replace the data every output is made from."""
+    if path is None:
+        return
+    target = path.resolve()
+    warehouse = settings.warehouse.resolve()
+    if target.parent == warehouse.parent and target.name.startswith(warehouse.name):
+        raise _fail(
+            f"{option} {path} is the warehouse {settings.warehouse}: choose another path", 2
+        )
+    if target.is_relative_to(settings.raw_dir.resolve()):
+        raise _fail(f"{option} {path} is inside the raw store {settings.raw_dir}", 2)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"foodsec-aggregator {__version__}")
@@ -150,9 +195,9 @@ def refresh(
         countries = sorted({iso2_from_code(c) for c in country or []})
     except (AggregatorError, KeyError) as exc:
         raise _fail(str(exc).strip('"'), 2) from None
-    _log_to_file(settings.log_file)
-    with Reporter() as reporter:
-        try:
+    try:
+        _log_to_file(settings.log_file)
+        with Reporter() as reporter:
             results = run_refresh(
                 chosen,
                 RefreshOptions(
@@ -162,8 +207,12 @@ def refresh(
                 replay=replay,
                 on_event=reporter.on_event,
             )
-        except AggregatorError as exc:
-            raise _fail(str(exc)) from None
+    except AggregatorError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:  # the data directory read-only, the disk full
+        folders = dict.fromkeys(str(p) for p in (settings.data_dir, settings.warehouse.parent))
+        where = exc.filename or f"in {' or '.join(folders)}"
+        raise _fail(f"cannot write {where}: {exc.strerror or exc}") from None
     Console().print(reporter.summary(results))
     typer.echo(f"warehouse: {settings.warehouse}  log: {settings.log_file}")
     failed = [r for r in results if r.outcome == "failed" or (source and r.outcome == "skipped")]
@@ -187,7 +236,7 @@ def status(warehouse: WarehouseOption = None) -> None:
     try:
         sources, tables = source_status(settings.warehouse), table_status(settings.warehouse)
     except AggregatorError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(_busy(exc, settings.warehouse) or str(exc)) from None
     console = Console()
     view = Table(title=f"Sources in {settings.warehouse}")
     for column in ("source", "last run", "outcome", "last success", "age", "rows", "message"):
@@ -232,7 +281,7 @@ def sql(
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall()
     except (duckdb.Error, AggregatorError) as exc:
-        raise _fail(f"query failed: {exc}") from None
+        raise _fail(_busy(exc, settings.warehouse) or f"query failed: {exc}") from None
     from aggregator.output import write_rows
 
     write_rows(columns, rows, format.value, sys.stdout)
@@ -397,6 +446,7 @@ def export(
     if format.value in ("xlsx", "parquet") and not (output or all_tables):
         raise _fail(f"{format.value} is written to a file: give -o PATH", 2)
     settings = load_settings(warehouse)
+    _check_output(Path(name) if all_tables else output, "--all" if all_tables else "-o", settings)
     try:
         if all_tables:
             with open_warehouse(settings.warehouse) as con:
@@ -476,6 +526,7 @@ def report(
     except AggregatorError as exc:
         raise _fail(str(exc), 2) from None
     settings = load_settings(warehouse)
+    _check_output(out, "--out", settings)
     try:
         written = build(
             settings.warehouse,
@@ -586,10 +637,12 @@ def claims_extract(
     from aggregator.config import load_settings
     from aggregator.errors import AggregatorError
 
+    settings = load_settings()
+    _check_output(output, "-o", settings)
     try:
         day = parse_published(published)
         article_url = check_url(url) if url else None
-        article = read_article(source, load_settings())
+        article = read_article(source, settings)
         article_url = article_url or article.url
         candidates = extract_candidates(article.text)
         rows = claim_rows(
@@ -616,11 +669,26 @@ def claims_extract(
     )
 
 
+class _LogFile(logging.FileHandler):
+    """A log file that stops taking writes (disk full) costs one warning, not a traceback
+    on standard error for every record."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if not self.failed:
+            self.failed = True
+            reason = getattr(sys.exc_info()[1], "strerror", None) or sys.exc_info()[1]
+            typer.echo(
+                f"warning: cannot write the log file {self.baseFilename}: {reason}", err=True
+            )
+
+
 def _log_to_file(path: Path) -> None:
     from aggregator.redact import RedactingFilter
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path)
+    handler = _LogFile(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())
     logger = logging.getLogger("aggregator")

@@ -9,6 +9,7 @@ out, and the warehouse is opened only for the short publish, not while downloadi
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import tenacity
 
 from aggregator import staging
 from aggregator.ddl import columns_of
@@ -76,9 +78,24 @@ def read_only(path: Path) -> duckdb.DuckDBPyConnection:
     return connect(path, read_only=True)
 
 
+# How long a refresh waits for readers (a notebook, `aggregator sql`) to close the file:
+# DuckDB lets no process write while another has it open.
+WRITE_WAIT_SECONDS = 30.0
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    waiting = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_is_lock_conflict),
+        wait=tenacity.wait_exponential(multiplier=0.05, max=1.0),
+        stop=tenacity.stop_after_delay(0 if read_only else WRITE_WAIT_SECONDS),
+        reraise=True,
+    )
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return waiting(duckdb.connect, str(path), read_only=read_only)
     except duckdb.Error as exc:
         raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
 
@@ -174,7 +191,10 @@ def publish(
                     _append(con, name, frame)
                 con.execute("commit")
             except BaseException:
-                con.execute("rollback")
+                # A commit that failed (a full disk) has rolled back already: its error, not
+                # the refused rollback's, is the one to report.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("rollback")
                 raise
     except duckdb.Error as exc:
         raise WarehouseError(

@@ -70,3 +70,17 @@ def test_methodology_names_every_verdict():
     text = (ROOT / "docs" / "methodology.md").read_text()
     for verdict in VERDICTS:
         assert f"| `{verdict}` |" in text
+
+
+def test_reliability_doc_covers_every_scenario_test():
+    """docs/reliability.md has a row for every test of tests/reliability/ and names only
+    tests that exist: a scenario added or renamed without `make reliability` fails here."""
+    doc = (ROOT / "docs" / "reliability.md").read_text()
+    listed = set(re.findall(r"tests/reliability/(test_\w+\.py)::(test_\w+)", doc))
+    existing = {
+        (path.name, name)
+        for path in (ROOT / "tests" / "reliability").glob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)\(", path.read_text(), flags=re.M)
+    }
+    assert listed == existing, "docs/reliability.md is stale: run `make reliability`"
+    assert re.search(r"rows lost in all: 0\.", doc)
