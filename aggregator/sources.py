@@ -23,10 +23,10 @@ class RefreshOptions:
     staging_dir: Path | None = None  # set by the pipeline for each run
 
     def stage(self, source: str) -> Path:
-        """The staging file of a source that stages its rows (aggregator.staging)."""
+        """The staging folder of a source that stages its rows (aggregator.staging)."""
         if self.staging_dir is None:
             raise AggregatorError("no staging directory: sources stage only inside a refresh")
-        return self.staging_dir / f"{source}.duckdb"
+        return self.staging_dir / source
 
 
 @dataclass(frozen=True)

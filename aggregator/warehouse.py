@@ -182,11 +182,10 @@ def publish(
     try:
         with connect(path) as con:
             con.execute(f"set memory_limit = '{staging.MEMORY_LIMIT}'")
-            stages = _attach_stages(con, facts)
             con.execute("begin transaction")
             try:
                 for name, frame in facts.items():
-                    _replace_vintages(con, TABLES[name], frame, stages.get(name), run["source"])
+                    _replace_vintages(con, TABLES[name], frame, run["source"])
                 for name, frame in meta.items():
                     _append(con, name, frame)
                 con.execute("commit")
@@ -202,28 +201,15 @@ def publish(
         ) from exc
 
 
-def _attach_stages(
-    con: duckdb.DuckDBPyConnection, facts: dict[str, pd.DataFrame | Staged]
-) -> dict[str, str]:
-    """Staged tables, attached read-only (DuckDB attaches outside a transaction)."""
-    stages = {}
-    for number, (name, frame) in enumerate(facts.items()):
-        if isinstance(frame, Staged):
-            alias = f"stage_{number}"
-            quoted = str(frame.path).replace("'", "''")
-            con.execute(f"attach '{quoted}' as {alias} (read_only)")
-            stages[name] = f'{alias}."{frame.table}"'
-    return stages
-
-
 def _replace_vintages(
     con: duckdb.DuckDBPyConnection,
     table: Table,
     frame: pd.DataFrame | Staged,
-    stage: str | None,
     source: str,
 ) -> None:
-    if stage is None:
+    if isinstance(frame, Staged):
+        stage = frame.relation_sql()
+    else:
         con.register("staged_frame", frame)
         stage = "staged_frame"
     columns = ", ".join(f'"{c}"' for c in columns_of(table))

@@ -201,8 +201,7 @@ def _countries() -> pd.DataFrame:
 def _stage_population(
     responses: list[Fetched], acute: dict[str, dict[str, Any]], stage: Path
 ) -> dict[str, Any]:
-    stage.parent.mkdir(parents=True, exist_ok=True)
-    stage.unlink(missing_ok=True)
+    stage.mkdir(parents=True, exist_ok=True)
     by_path = {str(r.path): r for r in responses}
     urls = {path: r.record.url for path, r in by_path.items()}
     files = pd.DataFrame(
@@ -210,7 +209,9 @@ def _stage_population(
         list({str(r.path): r.fetch_id for r in reversed(responses)}.items()),
         columns=["filename", "fetch_id"],
     )
-    with staging.connect(stage) as con:
+    parse = stage / "parse.duckdb"
+    parse.unlink(missing_ok=True)
+    with staging.connect(parse) as con:
         con.register("files", files)
         con.register("countries", _countries())
         con.register("acute", _listing_frame(acute))
@@ -228,10 +229,14 @@ def _stage_population(
         analyses = con.sql(ANALYSES_SQL).df()
         expected = con.execute(UNIT_COUNT_SQL).fetchone()[0] * len(PERIODS) * len(PHASE_KEYS)
         chunks = staging.chunk_count(expected)
-        staging.create_table(con, "ipc_phases", text_columns=TEXT_FIGURES if text else ())
-        for chunk in range(chunks):
-            con.execute(_phases_sql(text=text, chunks=chunks, chunk=chunk))
-        phases = staging.staged(con, stage, "ipc_phases", chunks)
+        phases = staging.write_chunks(
+            con,
+            "ipc_phases",
+            stage,
+            [_phases_sql(text=text, chunks=chunks, chunk=chunk) for chunk in range(chunks)],
+            text_columns=TEXT_FIGURES if text else (),
+        )
+    parse.unlink()
     return {"ipc_analyses": analyses[ANALYSIS_COLUMNS], "ipc_phases": phases}
 
 
@@ -240,7 +245,7 @@ TEXT_FIGURES = ("population", "fraction", "overall_phase")
 
 def _read_analyses(con: duckdb.DuckDBPyConnection, paths: list[str], *, typed: bool) -> None:
     """The acute analyses of the answers (and any without an id, to report) in a table of
-    the staging file: a file-backed table leaves memory as it is written, a temporary one
+    the parse file: a file-backed table leaves memory as it is written, a temporary one
     would have to hold every analysis at once."""
     periods = ", ".join(_period_bounds(column, p) for p, column in PERIOD_DATES.items())
     con.execute("drop table if exists analyses")
@@ -350,8 +355,7 @@ UNIT_COUNT_SQL = """
 def _phases_sql(*, text: bool, chunks: int, chunk: int) -> str:
     """The long rows of every unit of the analyses of one chunk: national, its groups, their
     areas, or areas directly under the analysis when it has no groups (the API nests them one
-    way or the other). One chunk at a time keeps a chunk's rows together in the staging file
-    (validation reads each from its own row groups) and DuckDB's memory to one chunk."""
+    way or the other). One chunk at a time keeps DuckDB's memory to one chunk."""
     common = "a.id as analysis_id, c.iso3 as country_iso3, a.fetch_id, " + ", ".join(
         f"a.{p}_start, a.{p}_end" for p in PERIODS
     )
@@ -380,7 +384,6 @@ def _phases_sql(*, text: bool, chunks: int, chunk: int) -> str:
     starts = " ".join(f"when '{p}' then {p}_start" for p in PERIODS)
     ends = " ".join(f"when '{p}' then {p}_end" for p in PERIODS)
     return f"""
-        insert into ipc_phases by name
         select * from (
             select '{SOURCE}' as source, analysis_id, country_iso3, level, unit_id, unit_name,
                    parent_name, r.period as period,
@@ -388,8 +391,7 @@ def _phases_sql(*, text: bool, chunks: int, chunk: int) -> str:
                    case r.period {ends} end as period_end,
                    'month' as period_granularity, r.phase as phase,
                    r.population as population, r.fraction as fraction,
-                   r.overall_phase as overall_phase, fetch_id,
-                   {chunk} as {staging.CHUNK_COLUMN}
+                   r.overall_phase as overall_phase, fetch_id
             from ({units}) u
         )
         -- A period the analysis does not cover, or a phase IPC did not estimate: no row.

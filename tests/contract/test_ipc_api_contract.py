@@ -65,7 +65,7 @@ def tables(recorded: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
                     "https://api.ipcinfo.org",
                     None,
                     list(COUNTRIES),
-                    stage=work / "stage.duckdb",
+                    stage=work / "stage",
                 )
             )
     return _normalised[recorded]

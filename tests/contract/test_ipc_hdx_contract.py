@@ -73,7 +73,7 @@ def _api_tables(replay: Path, work: Path, countries: list[str]) -> dict[str, pd.
         )
         return frames(
             ipc.extract(
-                fetcher, "https://api.ipcinfo.org", None, countries, stage=work / "stage.duckdb"
+                fetcher, "https://api.ipcinfo.org", None, countries, stage=work / "stage"
             )
         )
 

@@ -239,7 +239,7 @@ def _extract(
             client, source="ipc_api", run_id="t", raw=RawStore(tmp_path / "raw"), settings=settings
         )
         return frames(
-            ipc.extract(fetcher, BASE, key, sorted(populations), stage=tmp_path / "stage.duckdb")
+            ipc.extract(fetcher, BASE, key, sorted(populations), stage=tmp_path / "stage")
         )
 
 
