@@ -25,9 +25,11 @@ from aggregator.errors import WarehouseError
 from schemas import TABLES
 
 CHUNK_ROWS = 250_000
-# DuckDB spills to disk beyond this, so a refresh's memory does not grow with the payload
-# (while staging, and in the warehouse while a refresh publishes).
-MEMORY_LIMIT = "512MB"
+# DuckDB spills to disk beyond these, so a refresh's memory does not grow with the payload.
+# Parsing needs more: an IPC answer is one JSON array whose analyses DuckDB holds in a
+# single row group, with every unit nested inside.
+PARSE_MEMORY_LIMIT = "2GB"
+MEMORY_LIMIT = "512MB"  # the warehouse, while a refresh publishes
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(path))
     except duckdb.Error as exc:
         raise WarehouseError(f"cannot open staging file {path}: {exc}") from exc
-    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"set memory_limit = '{PARSE_MEMORY_LIMIT}'")
     # Row order inside a chunk does not matter; without order-keeping DuckDB streams with
     # less memory.
     con.execute("set preserve_insertion_order = false")
