@@ -33,8 +33,9 @@ from urllib.parse import urlsplit
 from text_to_num import text2num
 
 from aggregator.config import Settings
-from aggregator.connectors.claims import FILE_COLUMNS
+from aggregator.connectors.claims import FILE_COLUMNS, TEXT_COLUMNS
 from aggregator.errors import ConfigError, ParseError
+from aggregator.export.cells import neutralise
 from aggregator.geo import NAME_OVERRIDES, country
 
 SOURCE = "claims_extract"
@@ -97,7 +98,14 @@ def article_text(
     charset = _charset(content_type) or "utf-8-sig"
     try:
         return body.decode(charset)
-    except (UnicodeDecodeError, LookupError) as exc:
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise ParseError(
+            SOURCE,
+            f"{where} line {line}",
+            f"not {charset} text ({exc.reason} at byte {exc.start + 1:,})",
+        ) from None
+    except LookupError as exc:
         raise ParseError(SOURCE, where, f"not {charset} text ({exc})") from None
 
 
@@ -152,6 +160,10 @@ _NUMBER_WORD = (
     "(?:" + "|".join(sorted([*_WORD_VALUES, *_MAGNITUDES], key=len, reverse=True)) + r")\b"
 )
 _MAGNITUDE = "(?:hundred|thousand|million|billion)"
+# Words of the longest number below a trillion ("nine hundred and ninety-nine billion nine
+# hundred and ninety-nine million ..."): a shorter cap would cut such a number in two and
+# misread both halves.
+_MAX_NUMBER_WORDS = 20
 _FRACTIONS = {"half": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4}
 _FRACTIONS |= {"fifth": 5, "fifths": 5, "tenth": 10, "tenths": 10}
 _MONTH = (
@@ -194,7 +206,7 @@ _QUANTITY = re.compile(
             (?:\s+(?P<money_magnitude>thousand|million|billion|bn)\b)?)
       | (?P<words>\b(?:an?\s+(?={_MAGNITUDE}))?{_NUMBER_WORD}
             (?:(?:(?<=hundred)|(?<=thousand)|(?<=million)|(?<=billion))\s+and\s+{_NUMBER_WORD}
-              |[\s-]+{_NUMBER_WORD}){{0,8}})
+              |[\s-]+{_NUMBER_WORD}){{0,{_MAX_NUMBER_WORDS - 1}}})
     )
   | (?P<digits>{_DIGITS})(?:\s+(?i:(?P<digits_magnitude>thousand|million|billion|bn)\b))?
     )
@@ -1052,6 +1064,11 @@ def _plain(value: Decimal) -> str:
 
 
 def write_claims(rows: list[dict[str, str]], handle: IO[str]) -> None:
+    """The rows as a claims file. The file is reviewed in a spreadsheet: free text that one
+    could run as a formula (an article's "=HYPERLINK(...)") gets an apostrophe in front, which
+    the claims connector takes off again."""
     writer = csv.DictWriter(handle, fieldnames=FILE_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(
+        {k: neutralise(v) if k in TEXT_COLUMNS else v for k, v in row.items()} for row in rows
+    )

@@ -42,6 +42,17 @@ def _years(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 HAPI_MAX_PAGE_SIZE = 10_000  # HAPI refuses a larger limit
+# Curated CSVs (claims, reference) are typed by hand, kilobytes each, and read whole: a file
+# far larger is a mistake (an export saved into data/claims/) and is refused unread.
+CURATED_MAX_BYTES = 5 * 1024 * 1024
+
+
+def curated_max_bytes() -> int:
+    """The largest curated CSV read: AGGREGATOR_CURATED_MAX_BYTES, else CURATED_MAX_BYTES."""
+    cap = int(_float("AGGREGATOR_CURATED_MAX_BYTES", CURATED_MAX_BYTES))
+    if cap < 1:
+        raise ConfigError(f"AGGREGATOR_CURATED_MAX_BYTES must be a positive size, got {cap}")
+    return cap
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,10 @@ class Fetched:
     def json(self) -> Any:
         try:
             return json.loads(self.path.read_bytes())
+        except RecursionError:
+            raise ParseError(
+                self.record.source, self.record.url, "JSON nested too deeply to read"
+            ) from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ParseError(
                 self.record.source, self.record.url, f"invalid JSON ({exc}); {self.received()}"

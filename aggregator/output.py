@@ -11,6 +11,8 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
+from aggregator.export import cells
+
 
 def _text(value: Any) -> str:
     if value is None:
@@ -32,7 +34,8 @@ def write_rows(columns: list[str], rows: list[tuple], fmt: str, out: IO[str]) ->
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([[_text(v) for v in row] for row in rows])
+        # The exporters' conversion: a formula-like text cell cannot run in a spreadsheet.
+        writer.writerows([[cells.text(v) for v in row] for row in rows])
     elif fmt == "json":
         records = [{c: _json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows]
         out.write(json.dumps(records, indent=1, ensure_ascii=False, default=str) + "\n")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from aggregator import warehouse
 from aggregator.errors import AggregatorError
+from aggregator.export.text import write_csv
 from aggregator.http import Fetcher, FetchRecord, make_client
 from aggregator.raw import RawStore
 from aggregator.redact import redact_text
@@ -155,8 +156,8 @@ def _write_rejects(result: SourceResult, folder: Path) -> None:
         return
     folder.mkdir(parents=True, exist_ok=True)
     for table, cases in result.rejects.groupby("table_name"):
-        path = folder / f"{result.source}.{table}.csv"
-        cases.to_csv(path, index=False)
+        # Rejected values come from the payload: written like every export, formula-safe.
+        write_csv(cases, folder / f"{result.source}.{table}.csv")
     if result.outcome == "failed":
         result.message = f"{result.message} (see {folder})"
 

@@ -7,6 +7,7 @@ so a recording made with a key replays without one and never contains it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -19,12 +20,19 @@ from aggregator.redact import public_query, redact_text, redact_url
 KEPT_HEADERS = ("content-type", "etag", "last-modified", "location", "retry-after")
 
 
+MAX_NAME_BYTES = 200  # with ".meta.json" still under the usual 255-byte limit
+
+
 def recording_path(root: Path, url: httpx.URL) -> Path:
     segments = [quote(s, safe="-_.,") for s in url.path.split("/") if s not in ("", ".", "..")]
     name = segments.pop() if segments else "index"
     query = public_query(str(url))
     if query:
         name += "@" + quote(urlencode(query), safe="=&-_.,")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        # File systems refuse names over 255 bytes (long signed links): keep a readable
+        # start and make the rest a digest, the same for recording and replay.
+        name = name[:100] + "~" + hashlib.sha256(name.encode()).hexdigest()
     return root.joinpath(quote(url.host, safe="-_."), *segments, name + ".body")
 
 

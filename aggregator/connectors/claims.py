@@ -18,6 +18,7 @@ import pandas as pd
 
 from aggregator.connectors import curated_csv
 from aggregator.errors import ConfigError, ParseError
+from aggregator.export.cells import unneutralise
 from aggregator.http import Fetched, Fetcher
 from schemas import columns
 from schemas.metrics import METRICS
@@ -63,6 +64,9 @@ FILE_COLUMNS = (
     "quote_end",
     "confidence",
 )
+# Free text, which `claims extract` writes with an apostrophe in front where a spreadsheet
+# opened for the review could run it as a formula; loading takes the apostrophe off.
+TEXT_COLUMNS = ("outlet", "url", "speaker", "attributed_to", "quote", "area", "notes")
 DEFAULTS = {"comparator": "eq", "period_kind": "any"}
 COLUMNS = columns("press_claims")
 
@@ -76,6 +80,7 @@ def extract(fetcher: Fetcher, folder: Path, extra: list[Path]) -> dict[str, pd.D
         paths.append(path)
     records: list[dict[str, Any]] = []
     for path in paths:
+        curated_csv.check_size(path, path.as_posix(), SOURCE)  # before the raw store copies it
         records.extend(parse(fetcher.read_file(path), path.name))
     return {"press_claims": pd.DataFrame.from_records(records, columns=COLUMNS)}
 
@@ -95,6 +100,7 @@ def parse_file(path: Path, name: str, fetch_id: str, where: str) -> list[dict[st
     out = []
     for row in curated_csv.rows(path, where, SOURCE, REQUIRED, OPTIONAL):
         cells = {**DEFAULTS, **{k: v for k, v in row.cells.items() if v}}
+        cells.update({k: unneutralise(cells[k]) for k in TEXT_COLUMNS if k in cells})
         record: dict[str, Any] = {c: cells.get(c) for c in COLUMNS}
         record["geo"] = cells.get("geo", "").upper() or None
         for numeric in ("value", "value_high", "tolerance", "confidence"):

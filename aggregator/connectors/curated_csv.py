@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from aggregator.config import curated_max_bytes
 from aggregator.errors import ParseError
 
 
@@ -29,12 +30,22 @@ def rows(
     path: Path, where: str, source: str, required: tuple[str, ...], optional: tuple[str, ...]
 ) -> Iterator[CuratedRow]:
     """The rows of one file; ``where`` names it in errors."""
+    check_size(path, where, source)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParseError(source, where, f"not UTF-8 text ({exc})") from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise ParseError(source, where, f"cannot read: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        offset = exc.start + len(data) - len(exc.object)  # a BOM is not in exc.object
+        raise ParseError(
+            source,
+            f"{where} line {line}",
+            f"not UTF-8 text: byte 0x{data[offset]:02x} at byte {offset + 1:,} of the file "
+            f"({exc.reason}); save it as UTF-8",
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -59,6 +70,24 @@ def rows(
         raise ParseError(
             source, f"{where} line {reader.line_num}", f"malformed CSV ({exc})"
         ) from exc
+
+
+def check_size(path: Path, where: str, source: str) -> None:
+    """Refuses a file larger than AGGREGATOR_CURATED_MAX_BYTES before anything reads it:
+    curated files are typed by hand and read whole into memory."""
+    cap = curated_max_bytes()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ParseError(source, where, f"cannot read: {exc.strerror}") from None
+    if size > cap:
+        raise ParseError(
+            source,
+            where,
+            f"{size:,} bytes, more than the {cap:,}-byte limit for a curated CSV "
+            "(AGGREGATOR_CURATED_MAX_BYTES): is it a data export rather than a file of "
+            "figures typed by hand?",
+        )
 
 
 def _check_header(

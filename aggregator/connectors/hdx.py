@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import httpx
 import pandas as pd
 
 from aggregator.errors import FetchError, ParseError
@@ -186,7 +187,11 @@ def _optional_text(item: dict, name: str, source: str, where: str) -> str | None
 
 
 def _download_url(value: object, source: str, where: str) -> str:
-    if not (isinstance(value, str) and value.lower().startswith(("https://", "http://"))):
+    try:
+        url = httpx.URL(value) if isinstance(value, str) else None
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
         raise ParseError(source, where, f"field url: not an http(s) URL: {value!r:.80}")
     return value
 

@@ -95,6 +95,8 @@ def extract(
         fetcher.get(f"{base_url}/population", params={"country": iso2, "key": key})
         for iso2 in wanted
     ]
+    if not responses:
+        raise ParseError(SOURCE, listing.record.url, "no acute analysis listed: nothing to read")
     return _stage_population(responses, acute, stage)
 
 
@@ -103,6 +105,7 @@ PHASE_COLUMNS = columns("ipc_phases")
 
 
 def _acute_analyses(listing: Fetched) -> dict[str, dict[str, Any]]:
+    """The acute analyses of the listing, each with the fields we read checked for type."""
     body = listing.json()
     if not isinstance(body, list):
         raise ParseError(
@@ -110,13 +113,22 @@ def _acute_analyses(listing: Fetched) -> dict[str, dict[str, Any]]:
         )
     acute = {}
     for i, item in enumerate(body):
+        where = f"{listing.record.url} item {i}"
+        if not isinstance(item, dict):
+            raise ParseError(SOURCE, where, f"expected an object, got {type(item).__name__}")
+        if item.get("condition", "A") != "A":
+            continue
+        for field, kinds in (("id", (str, int)), ("country", (str,))):
+            if not isinstance(item.get(field), kinds) or isinstance(item.get(field), bool):
+                raise ParseError(SOURCE, where, f"missing or malformed field {field!r}")
+        for field in ("title", "link", "created", "modified"):
+            if item.get(field) is not None and not isinstance(item[field], str):
+                raise ParseError(SOURCE, where, f"field {field!r} is not text")
         try:
-            if item.get("condition", "A") == "A":
-                acute[str(item["id"])] = item
-        except (AttributeError, KeyError) as exc:
-            raise ParseError(
-                SOURCE, f"{listing.record.url} item {i}", f"missing field {exc}"
-            ) from exc
+            dates = {f: _iso_date(item.get(f)) for f in ("created", "modified")}
+        except ValueError as exc:
+            raise ParseError(SOURCE, where, f"created/modified is not an ISO date: {exc}") from None
+        acute[str(item["id"])] = {**item, **dates}
     return acute
 
 
@@ -218,11 +230,12 @@ def _stage_population(
         try:
             _read_analyses(con, list(urls), typed=True)
             text = False
-        except duckdb.Error:
+        # DuckDB's message about bytes that are not UTF-8 can itself fail to decode.
+        except (duckdb.Error, UnicodeDecodeError):
             # A figure that is not a number, or a body that is not JSON: read as text to tell.
             try:
                 _read_analyses(con, list(urls), typed=False)
-            except duckdb.Error as exc:
+            except (duckdb.Error, UnicodeDecodeError) as exc:
                 raise _parse_error(exc, by_path) from None
             text = True
         _check_analyses(con, urls)
@@ -268,8 +281,8 @@ def _listing_frame(acute: dict[str, dict[str, Any]]) -> pd.DataFrame:
             (
                 analysis_id,
                 item.get("title"),
-                _iso_date(item.get("created")),
-                _iso_date(item.get("modified")),
+                item["created"],
+                item["modified"],
                 item.get("link"),
             )
             for analysis_id, item in acute.items()
@@ -317,7 +330,7 @@ def _check_analyses(con: duckdb.DuckDBPyConnection, urls: dict[str, str]) -> Non
             raise ParseError(SOURCE, f"{urls[bad[0]]} analysis {bad[1]}", detail)
 
 
-def _parse_error(exc: duckdb.Error, responses: dict[str, Fetched]) -> ParseError:
+def _parse_error(exc: Exception, responses: dict[str, Fetched]) -> ParseError:
     """DuckDB's reason, with the URL in place of the raw file it read and what came."""
     reason = str(exc).splitlines()[0].split(": ", 1)[-1]
     if "Expected top-level JSON array" in reason:

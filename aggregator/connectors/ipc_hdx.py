@@ -109,7 +109,7 @@ def parse_file(download: hdx.Download, level: str, wanted: set[str]) -> pd.DataF
             )
 
     number = pd.to_numeric(raw["Number"], errors="coerce")
-    fail(number.isna() | (number % 1 != 0), "Number", "not a whole number")
+    fail(~_whole(number), "Number", "not a whole number")
     fail(number < 0, "Number", "a negative number of people")
     share = pd.to_numeric(raw["Percentage"].replace("", None), errors="coerce")
     fail(share.isna() & (raw["Percentage"] != ""), "Percentage", "not a number")
@@ -119,6 +119,7 @@ def parse_file(download: hdx.Download, level: str, wanted: set[str]) -> pd.DataF
         "Total country population",
         "not a number",
     )
+    fail(total.notna() & ~_whole(total), "Total country population", "not a whole number")
     start = pd.to_datetime(raw["From"], format="%Y-%m-%d", errors="coerce")
     end = pd.to_datetime(raw["To"], format="%Y-%m-%d", errors="coerce")
     fail(start.isna(), "From", "not a YYYY-MM-DD date")
@@ -182,6 +183,12 @@ def parse_file(download: hdx.Download, level: str, wanted: set[str]) -> pd.DataF
             "a_total": total.astype("Int64"),
         }
     )
+
+
+def _whole(values: pd.Series) -> pd.Series:
+    """Whole numbers a count can be: finite, and below 2**53, where floats stop holding every
+    whole number (the Int64 columns would refuse them)."""
+    return values.notna() & (values % 1 == 0) & (values.abs() < 2**53)
 
 
 def _note_analyses(

@@ -45,6 +45,7 @@ def extract(fetcher: Fetcher, folder: Path) -> dict[str, pd.DataFrame]:
         )
     rows: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.csv")):
+        curated_csv.check_size(path, path.as_posix(), SOURCE)  # before the raw store copies it
         rows.extend(parse(fetcher.read_file(path), path.name))
     return {"reference_figures": pd.DataFrame.from_records(rows, columns=COLUMNS)}
 

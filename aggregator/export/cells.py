@@ -26,6 +26,11 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def unneutralise(text: str) -> str:
+    """``text`` without the apostrophe ``neutralise`` put in front of it."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
 def is_date_column(series: pd.Series) -> bool:
     """True for a timestamp column without time zone whose values are all at midnight: DuckDB
     hands DATE columns to pandas that way, and they are written as dates."""

@@ -67,7 +67,7 @@ def test_refresh_loads_data_claims_and_the_extra_file(demo_env):
     killed = next(r for r in rows if r["claim_id"] == "2024-03-22-gaza-killed")
     assert (killed["verdict"], killed["official_value"], killed["published_on"]) == (
         "consistent",
-        "32070.0",
+        "32070",
         "2024-03-22",
     )
 
