@@ -59,6 +59,16 @@ class Observer:
                 handle.write(json.dumps(asdict(entry)) + "\n")
 
 
+def fact_columns(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The columns of a fact table without provenance columns, quoted for a select list."""
+    columns = con.execute(
+        "select column_name from information_schema.columns where table_name = ? "
+        "order by ordinal_position",
+        [table],
+    ).fetchall()
+    return ", ".join(f'"{c}"' for (c,) in columns if c not in PROVENANCE)
+
+
 def fact_rows(warehouse: Path) -> dict[str, set[tuple]]:
     """Every fact row of the warehouse, without provenance columns, by table."""
     if not warehouse.exists():
@@ -71,16 +81,7 @@ def fact_rows(warehouse: Path) -> dict[str, set[tuple]]:
         for table in FACT_TABLES:
             if table not in present:
                 continue
-            columns = [
-                r[0]
-                for r in con.execute(
-                    "select column_name from information_schema.columns where table_name = ? "
-                    "order by ordinal_position",
-                    [table],
-                ).fetchall()
-                if r[0] not in PROVENANCE
-            ]
-            listed = ", ".join(f'"{c}"' for c in columns)
+            listed = fact_columns(con, table)
             rows[table] = set(con.execute(f'select {listed} from "{table}"').fetchall())
     return rows
 

@@ -46,7 +46,7 @@ from .observe import (
     FACT_TABLES,
     HAPI_CANARY,
     IPC_CANARY,
-    PROVENANCE,
+    fact_columns,
     fact_rows,
     rows_lost,
 )
@@ -167,16 +167,7 @@ def read_state(con: duckdb.DuckDBPyConnection) -> State:
         facts: Facts = {}
         cited: dict[str, Counter] = {}
         for table in FACT_TABLES:
-            columns = [
-                r[0]
-                for r in con.execute(
-                    "select column_name from information_schema.columns where table_name = ? "
-                    "order by ordinal_position",
-                    [table],
-                ).fetchall()
-                if r[0] not in PROVENANCE
-            ]
-            listed = ", ".join(f'"{c}"' for c in columns)
+            listed = fact_columns(con, table)
             for source, fetch_id, *row in con.execute(
                 f'select source, fetch_id, {listed} from "{table}"'
             ).fetchall():
