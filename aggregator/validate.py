@@ -91,7 +91,7 @@ def _empty() -> pd.DataFrame:
 def _pairs(frame: pd.DataFrame) -> list[str]:
     return [
         ", ".join(f"{k}={v}" for k, v in zip(frame.columns, r, strict=True))
-        for r in frame.astype(object).where(frame.notna(), "").astype(str).itertuples(index=False)
+        for r in frame.astype(str).where(frame.notna(), "").itertuples(index=False)
     ]
 
 
