@@ -348,8 +348,9 @@ def test_validation_failure_writes_rejects_and_publishes_nothing(
     assert rejects_file.is_file(), sorted(p.name for p in (cli.data / "rejects").rglob("*"))
     with rejects_file.open(newline="") as handle:
         errors = [r for r in csv.DictReader(handle) if r["severity"] == "error"]
+    # As every CSV the tool writes: text a spreadsheet could run gets an apostrophe.
     assert [(r["check_name"], r["column_name"], r["value"]) for r in errors] == [
-        ("greater_than_or_equal_to(0)", "population", "-4242")
+        ("greater_than_or_equal_to(0)", "population", "'-4242")
     ]
     assert "analysis_id=56657074" in errors[0]["row_key"] and "phase=3" in errors[0]["row_key"]
     stored = cli.query(

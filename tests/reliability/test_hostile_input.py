@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -37,6 +40,7 @@ from aggregator.config import CURATED_MAX_BYTES, load_settings
 from aggregator.export.cells import FORMULA_STARTS
 from aggregator.pipeline import refresh
 from aggregator.sources import RefreshOptions, resolve
+from bench.measure import LAUNCHER
 from tests.conftest import DEMO, LONG_TESTS, ROOT
 from tests.integration.loopback import Reply
 from tests.integration.services import serve_all
@@ -72,25 +76,31 @@ def cli(data: Path, logs: Path, *args: str, cwd: Path | None = None) -> Run:
     out_path, err_path = logs / f"{n:02d}-{args[0]}.out", logs / f"{n:02d}-{args[0]}.err"
     environment = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_WAREHOUSE"}
     environment.update(AGGREGATOR_DATA_DIR=str(data), AGGREGATOR_HAPI_PAUSE="0")
+    usage_path = logs / f"{n:02d}-{args[0]}.usage.json"
     with out_path.open("wb") as out, err_path.open("wb") as err:
+        # Through bench's small launcher: a process spawned straight from this test process
+        # would count this process's own peak (hundreds of MB by now) as its peak RSS.
         child = subprocess.Popen(
-            [*AGGREGATOR, *args], stdout=out, stderr=err, env=environment, cwd=cwd or data.parent
+            [sys.executable, "-I", "-S", "-c", LAUNCHER, str(usage_path), *AGGREGATOR, *args],
+            stdout=out,
+            stderr=err,
+            env=environment,
+            cwd=cwd or data.parent,
+            start_new_session=True,
         )
         hung = threading.Event()
-        timer = threading.Timer(HANG, lambda: (hung.set(), child.kill()))
+        timer = threading.Timer(HANG, lambda: (hung.set(), os.killpg(child.pid, signal.SIGKILL)))
         timer.start()
         try:
-            _, status, usage = os.wait4(child.pid, 0)
+            child.wait()
         finally:
             timer.cancel()
-        child.returncode = os.waitstatus_to_exitcode(status)
-    return Run(
-        child.returncode,
-        out_path.read_text(errors="replace"),
-        err_path.read_text(errors="replace"),
-        usage.ru_maxrss * 1024,  # Linux reports kilobytes
-        hung.is_set(),
-    )
+    out_text, err_text = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
+    if hung.is_set():
+        return Run(child.returncode, out_text, err_text, 0, True)
+    _, _, max_rss, status = json.loads(usage_path.read_text())
+    # Linux reports kilobytes.
+    return Run(os.waitstatus_to_exitcode(status), out_text, err_text, max_rss * 1024, False)
 
 
 def _short(text: str, root: Path) -> str:
