@@ -16,6 +16,8 @@ DEFAULT_URLS = {
     "FTS_URL": "https://api.hpc.tools",
     "CASUALTIES_URL": "https://data.techforpalestine.org",
 }
+# The host of each service, as the defaults name it (test and benchmark servers play them).
+DEFAULT_HOSTS = {name: url.removeprefix("https://") for name, url in DEFAULT_URLS.items()}
 # Environment variables holding secrets: masked wherever their values would show.
 SECRET_ENV = ("IPC_API_KEY", "HDX_HAPI_APP_IDENTIFIER")
 

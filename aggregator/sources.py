@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from aggregator.config import Settings
+from aggregator.config import DEFAULT_HOSTS, Settings
 from aggregator.connectors import casualties, claims, fts, hapi, hdx, ipc, reference
 from aggregator.errors import AggregatorError
 from aggregator.http import Fetcher
@@ -153,3 +153,8 @@ def resolve(names: list[str], *, ipc_key: bool = True) -> list[Source]:
                 raise KeyError(f"unknown source {name!r} (known: {known})")
             chosen[real] = SOURCES[real]
     return list(chosen.values())
+
+
+def source_hosts() -> dict[str, str]:
+    """The host each remote source talks to by default (its URL setting's default host)."""
+    return {s.name: DEFAULT_HOSTS[s.url_env] for s in SOURCES.values() if s.url_env}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from aggregator.sources import source_hosts
 from bench import generators
 from bench.measure import (
     MB,
@@ -47,14 +48,7 @@ CLAIMS = 10**4
 CLAIM_FIGURES = 10**7
 LATENCY = 0.3
 CONCURRENT_SOURCES = ("ipc_api", "fts", "hapi", "ipc_hdx", "unrwa_trucks", "casualties")
-SOURCE_HOSTS = {
-    "ipc_api": "api.ipcinfo.org",
-    "ipc_hdx": "data.humdata.org",
-    "unrwa_trucks": "data.humdata.org",
-    "hapi": "hapi.humdata.org",
-    "fts": "api.hpc.tools",
-    "casualties": "data.techforpalestine.org",
-}
+SOURCE_HOSTS = source_hosts()
 DUMMY_KEYS = {
     "IPC_API_KEY": "bench-dummy-key",
     "HDX_HAPI_APP_IDENTIFIER": base64.b64encode(b"bench:bench@example.org").decode(),

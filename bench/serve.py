@@ -32,15 +32,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from aggregator.config import DEFAULT_HOSTS
 from aggregator.replay import meta_path, recording_path
 
-HOSTS = {
-    "IPC_API_URL": "api.ipcinfo.org",
-    "HDX_URL": "data.humdata.org",
-    "HAPI_URL": "hapi.humdata.org",
-    "FTS_URL": "api.hpc.tools",
-    "CASUALTIES_URL": "data.techforpalestine.org",
-}
+HOSTS = DEFAULT_HOSTS
 REWRITE_LIMIT = 16 * 1024 * 1024
 SENT_HEADERS = ("content-type", "etag", "last-modified", "location", "retry-after")
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,6 +4,8 @@ into the project); tests that need them skip cleanly where that folder is absent
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,31 @@ def replay_dir_from_recorded(recorded: Path, target: Path, countries: list[str])
 def frames(tables: dict) -> dict:
     """A connector's tables as DataFrames, staged ones (aggregator.staging) read back whole."""
     return {name: t.frame() if hasattr(t, "frame") else t for name, t in tables.items()}
+
+
+def curated_copy(data: Path) -> Path:
+    """A data directory holding copies of the tracked reference and claims CSVs."""
+    for folder in ("reference", "claims"):
+        shutil.copytree(ROOT / "data" / folder, data / folder)
+    return data
+
+
+def refresh_demo(data: Path, claims_files: Sequence[Path] = ()):
+    """Every source refreshed in-process from the demo snapshot into ``data`` (which holds
+    the curated CSVs); each must publish. Returns the settings used."""
+    from aggregator.config import load_settings
+    from aggregator.pipeline import refresh
+    from aggregator.sources import RefreshOptions, resolve
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AGGREGATOR_DATA_DIR", str(data))
+        env.setenv("AGGREGATOR_HAPI_PAUSE", "0")
+        env.delenv("AGGREGATOR_WAREHOUSE", raising=False)
+        settings = load_settings()
+        results = refresh(
+            resolve([], ipc_key=True),
+            RefreshOptions(settings=settings, claims_files=list(claims_files)),
+            replay=DEMO,
+        )
+    assert {r.outcome for r in results} == {"published"}, [(r.source, r.message) for r in results]
+    return settings

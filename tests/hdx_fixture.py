@@ -13,11 +13,11 @@ import pandas as pd
 
 from aggregator.config import HttpSettings
 from aggregator.connectors import hdx
+from aggregator.ddl import columns_of
 from aggregator.http import Fetcher, make_client
 from aggregator.raw import RawStore
 from aggregator.replay import recording_path
 from aggregator.validate import validate
-from aggregator.ddl import columns_of
 from schemas import TABLES
 from tests.conftest import ROOT
 

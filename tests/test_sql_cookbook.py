@@ -3,30 +3,16 @@ exactly the result the page shows (regenerate with `make docs` after `make demo`
 
 from __future__ import annotations
 
-import shutil
-
 import duckdb
 import pytest
 
-from aggregator.config import load_settings
-from aggregator.pipeline import refresh
-from aggregator.sources import RefreshOptions, resolve
 from tests import cookbook
-from tests.conftest import DEMO, ROOT
+from tests.conftest import curated_copy, refresh_demo
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    data = tmp_path_factory.mktemp("cookbook") / "data"
-    for folder in ("reference", "claims"):
-        shutil.copytree(ROOT / "data" / folder, data / folder)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AGGREGATOR_DATA_DIR", str(data))
-        env.setenv("AGGREGATOR_HAPI_PAUSE", "0")
-        env.delenv("AGGREGATOR_WAREHOUSE", raising=False)
-        settings = load_settings()
-        results = refresh(resolve([], ipc_key=True), RefreshOptions(settings=settings), replay=DEMO)
-    assert {r.outcome for r in results} == {"published"}, [(r.source, r.message) for r in results]
+    settings = refresh_demo(curated_copy(tmp_path_factory.mktemp("cookbook") / "data"))
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         yield con
 

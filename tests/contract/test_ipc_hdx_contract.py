@@ -72,9 +72,7 @@ def _api_tables(replay: Path, work: Path, countries: list[str]) -> dict[str, pd.
             client, source="ipc_api", run_id="t", raw=RawStore(work / "raw"), settings=settings
         )
         return frames(
-            ipc.extract(
-                fetcher, "https://api.ipcinfo.org", None, countries, stage=work / "stage"
-            )
+            ipc.extract(fetcher, "https://api.ipcinfo.org", None, countries, stage=work / "stage")
         )
 
 

@@ -15,7 +15,6 @@ answer normally.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,27 +22,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aggregator.config import DEFAULT_HOSTS
 from aggregator.replay import meta_path, recording_path
-from tests.conftest import DEMO, ROOT
+from aggregator.sources import source_hosts
+from tests.conftest import DEMO, curated_copy
 
 from .loopback import Loopback, Reply, Seen
 
-HOSTS = {
-    "IPC_API_URL": "api.ipcinfo.org",
-    "HDX_URL": "data.humdata.org",
-    "HAPI_URL": "hapi.humdata.org",
-    "FTS_URL": "api.hpc.tools",
-    "CASUALTIES_URL": "data.techforpalestine.org",
-}
+HOSTS = DEFAULT_HOSTS
 # The hosts each source talks to.
-SOURCE_HOSTS = {
-    "ipc_api": "api.ipcinfo.org",
-    "ipc_hdx": "data.humdata.org",
-    "unrwa_trucks": "data.humdata.org",
-    "hapi": "hapi.humdata.org",
-    "fts": "api.hpc.tools",
-    "casualties": "data.techforpalestine.org",
-}
+SOURCE_HOSTS = source_hosts()
 
 Fault = Callable[[Seen, Reply], Reply | None]  # None: answer normally
 
@@ -94,8 +82,7 @@ def serve_all(data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]
     """All services on one loopback server, the environment pointed at it and at ``data``
     (a data directory holding copies of the curated reference and claims CSVs); fast retries.
     Keys are left to the caller."""
-    for folder in ("reference", "claims"):
-        shutil.copytree(ROOT / "data" / folder, data / folder)
+    curated_copy(data)
     with Loopback(max_requests=2000) as loopback:
         played = Services(loopback)
         for name, value in played.env().items():

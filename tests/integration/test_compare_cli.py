@@ -7,12 +7,11 @@ import csv
 import io
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
-from tests.conftest import DEMO, ROOT
+from tests.conftest import DEMO, curated_copy
 
 from .test_refresh_cli import AGGREGATOR
 
@@ -25,9 +24,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory) -> dict[str, str]:
-    data = tmp_path_factory.mktemp("compare") / "data"
-    for folder in ("reference", "claims"):
-        shutil.copytree(ROOT / "data" / folder, data / folder)
+    data = curated_copy(tmp_path_factory.mktemp("compare") / "data")
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("IPC_API_KEY", "AGGREGATOR_WAREHOUSE")},
         "AGGREGATOR_DATA_DIR": str(data),

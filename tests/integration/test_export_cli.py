@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from aggregator.export import datasets
-from tests.conftest import DEMO, ROOT
+from tests.conftest import DEMO, curated_copy
 from tests.unit.test_export import DIFFERENCE, HOSTILE, write_hostile_claims
 
 from .test_refresh_cli import AGGREGATOR
@@ -30,9 +29,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory) -> dict[str, str]:
-    data = tmp_path_factory.mktemp("export-cli") / "data"
-    for folder in ("reference", "claims"):
-        shutil.copytree(ROOT / "data" / folder, data / folder)
+    data = curated_copy(tmp_path_factory.mktemp("export-cli") / "data")
     hostile = write_hostile_claims(data.parent / "hostile.csv")
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("IPC_API_KEY", "AGGREGATOR_WAREHOUSE")},

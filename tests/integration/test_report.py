@@ -22,12 +22,9 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageStat
 
-from aggregator.config import load_settings
 from aggregator.geo import country
-from aggregator.pipeline import refresh
 from aggregator.report.data import gather
-from aggregator.sources import RefreshOptions, resolve
-from tests.conftest import DEMO, ROOT
+from tests.conftest import curated_copy, refresh_demo
 
 from .test_refresh_cli import AGGREGATOR
 
@@ -57,18 +54,9 @@ HAS_PANGO = ctypes.util.find_library("pango-1.0") is not None
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    data = tmp_path_factory.mktemp("report") / "data"
-    for folder in ("reference", "claims"):
-        shutil.copytree(ROOT / "data" / folder, data / folder)
+    data = curated_copy(tmp_path_factory.mktemp("report") / "data")
     (data / "claims" / "hostile.csv").write_text(HOSTILE_CLAIMS)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AGGREGATOR_DATA_DIR", str(data))
-        env.setenv("AGGREGATOR_HAPI_PAUSE", "0")
-        env.delenv("AGGREGATOR_WAREHOUSE", raising=False)
-        results = refresh(
-            resolve([], ipc_key=True), RefreshOptions(settings=load_settings()), replay=DEMO
-        )
-    assert {r.outcome for r in results} == {"published"}, [(r.source, r.message) for r in results]
+    refresh_demo(data)
     return data
 
 

@@ -36,12 +36,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from aggregator.config import CURATED_MAX_BYTES, load_settings
+from aggregator.config import CURATED_MAX_BYTES
 from aggregator.export.cells import FORMULA_STARTS
-from aggregator.pipeline import refresh
-from aggregator.sources import RefreshOptions, resolve
 from bench.measure import LAUNCHER
-from tests.conftest import DEMO, LONG_TESTS, ROOT
+from tests.conftest import LONG_TESTS, ROOT, curated_copy, refresh_demo
 from tests.integration.loopback import Reply
 from tests.integration.services import serve_all
 from tests.integration.test_refresh_cli import AGGREGATOR
@@ -117,17 +115,8 @@ def _bounded(run: Run) -> None:
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory) -> Path:
     """A data directory with every source refreshed from the demo snapshot, built once."""
-    data = tmp_path_factory.mktemp("hostile") / "data"
-    for folder in ("reference", "claims"):
-        shutil.copytree(ROOT / "data" / folder, data / folder)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AGGREGATOR_DATA_DIR", str(data))
-        env.setenv("AGGREGATOR_HAPI_PAUSE", "0")
-        env.delenv("AGGREGATOR_WAREHOUSE", raising=False)
-        results = refresh(
-            resolve([], ipc_key=True), RefreshOptions(settings=load_settings()), replay=DEMO
-        )
-    assert {r.outcome for r in results} == {"published"}, [(r.source, r.message) for r in results]
+    data = curated_copy(tmp_path_factory.mktemp("hostile") / "data")
+    refresh_demo(data)
     return data
 
 

@@ -17,7 +17,6 @@ import pytest
 from openpyxl import load_workbook
 
 from aggregator import hxl
-from aggregator.config import load_settings
 from aggregator.export import (
     LICENCES,
     ExportError,
@@ -31,9 +30,8 @@ from aggregator.export import (
     write_parquet,
     write_xlsx,
 )
-from aggregator.pipeline import refresh
-from aggregator.sources import SOURCES, RefreshOptions, resolve
-from tests.conftest import DEMO, ROOT
+from aggregator.sources import SOURCES
+from tests.conftest import curated_copy, refresh_demo
 
 HOSTILE = (
     '=HYPERLINK("http://evil","x")',
@@ -73,22 +71,9 @@ def write_hostile_claims(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> Path:
-    data = tmp_path_factory.mktemp("export") / "data"
-    for folder in ("reference", "claims"):
-        shutil.copytree(ROOT / "data" / folder, data / folder)
+    data = curated_copy(tmp_path_factory.mktemp("export") / "data")
     hostile = write_hostile_claims(data.parent / "hostile.csv")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AGGREGATOR_DATA_DIR", str(data))
-        env.setenv("AGGREGATOR_HAPI_PAUSE", "0")
-        env.delenv("AGGREGATOR_WAREHOUSE", raising=False)
-        settings = load_settings()
-        results = refresh(
-            resolve([], ipc_key=True),
-            RefreshOptions(settings=settings, claims_files=[hostile]),
-            replay=DEMO,
-        )
-    assert {r.outcome for r in results} == {"published"}, [(r.source, r.message) for r in results]
-    return settings.warehouse
+    return refresh_demo(data, [hostile]).warehouse
 
 
 @pytest.fixture(scope="module")
