@@ -20,13 +20,15 @@ from pathlib import Path
 import pandas as pd
 
 from aggregator import warehouse
+from aggregator.config import Settings
 from aggregator.errors import AggregatorError
 from aggregator.export.text import write_csv
 from aggregator.http import Fetcher, FetchRecord, make_client
 from aggregator.raw import RawStore
 from aggregator.redact import redact_text
 from aggregator.sources import RefreshOptions, Source
-from aggregator.validate import REJECT_COLUMNS, count, validate
+from aggregator.staging import CastFailed, Staged
+from aggregator.validate import REJECT_COLUMNS, Validation, count, validate, validate_text
 from schemas.meta import Fetches
 
 log = logging.getLogger("aggregator.refresh")
@@ -41,10 +43,7 @@ class SourceResult:
     facts: dict[str, pd.DataFrame] = field(default_factory=dict)
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     fetches: list[FetchRecord] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return sum(len(f) for f in self.facts.values()) if self.outcome == "published" else 0
+    rows: int = 0  # fact rows written
 
     @property
     def warnings(self) -> int:
@@ -103,14 +102,24 @@ def refresh(
                     on_event=on_event,
                 )
                 futures[pool.submit(_run_source, source, fetcher, options, run_id, mode)] = source
-            for future in as_completed(futures):
-                result = future.result()
-                _write_rejects(result, settings.rejects_dir / run_id)
-                _publish(result, run_id, started, mode, settings.warehouse)
+
+            def done(result: SourceResult) -> None:
                 log.info("%s: %s %s", result.source, result.outcome, result.message or "")
                 results.append(result)
                 if on_result:
                     on_result(result)
+
+            unpublished = []
+            for future in as_completed(futures):
+                result = future.result()
+                if result.outcome != "published":
+                    unpublished.append(result)  # recorded together, below
+                    continue
+                _publish(result, run_id, started, mode, settings)
+                done(result)
+            _record(unpublished, run_id, started, mode, settings)
+            for result in unpublished:
+                done(result)
         shutil.rmtree(options.staging_dir, ignore_errors=True)
     return sorted(results, key=lambda r: r.source)
 
@@ -138,17 +147,23 @@ def _run_source(
         result.outcome = "not_modified"
         result.message = "no file changed since the last good refresh: tables left as they were"
         return result
-    checked = [
-        validate(name, tables[name], run_id=run_id, source=source.name) for name in source.tables
-    ]
+    # Staged rows are checked where the warehouse loads them (aggregator.staging).
+    frames = {name: t for name, t in tables.items() if not isinstance(t, Staged)}
+    checked = [validate(name, t, run_id=run_id, source=source.name) for name, t in frames.items()]
     result.rejects = pd.concat([c.rejects for c in checked], ignore_index=True)
     failed = [c for c in checked if c.data is None]
     if failed:
-        result.message = "; ".join(f"{c.table}: {c.errors} failure case(s)" for c in failed)
+        result.message = _failures(failed)
         return result
-    result.facts = {c.table: c.data for c in checked}
+    result.facts = {name: tables[name] for name in source.tables} | {
+        c.table: c.data for c in checked
+    }
     result.outcome = "published"
     return result
+
+
+def _failures(failed: list[Validation]) -> str:
+    return "; ".join(f"{c.table}: {c.errors} failure case(s)" for c in failed)
 
 
 def _write_rejects(result: SourceResult, folder: Path) -> None:
@@ -162,7 +177,77 @@ def _write_rejects(result: SourceResult, folder: Path) -> None:
         result.message = f"{result.message} (see {folder})"
 
 
-def _publish(result: SourceResult, run_id: str, started: datetime, mode: str, path: Path) -> None:
+def _publish(
+    result: SourceResult, run_id: str, started: datetime, mode: str, settings: Settings
+) -> None:
+    """Publishes a result with facts. Staged rows that fail their checks as they load turn it
+    into a failure, recorded with its rejects and without its facts."""
+    folder = settings.rejects_dir / run_id
+    try:
+        try:
+            run, fetches = _run_row(result, run_id, started, mode)
+            published = warehouse.publish(
+                settings.warehouse,
+                facts=result.facts,
+                run=run,
+                fetches=fetches,
+                rejects=result.rejects,
+            )
+        except (warehouse.Refused, CastFailed) as refused:
+            _refuse(result, refused, run_id)
+            _record([result], run_id, started, mode, settings)
+            return
+    except (AggregatorError, OSError, RuntimeError) as exc:
+        result.outcome = "failed"
+        result.message = redact_text(f"could not publish to {settings.warehouse}: {exc}")
+        return
+    result.rows = sum(published.rows.values())
+    result.rejects = published.rejects
+    _write_rejects(result, folder)
+
+
+def _record(
+    results: list[SourceResult], run_id: str, started: datetime, mode: str, settings: Settings
+) -> None:
+    """Records the runs of results without facts (unchanged, failed, skipped) together."""
+    for result in results:
+        _write_rejects(result, settings.rejects_dir / run_id)
+    runs = [(*_run_row(r, run_id, started, mode), r.rejects) for r in results]
+    try:
+        warehouse.record_runs(settings.warehouse, runs)
+    except (AggregatorError, OSError, RuntimeError) as exc:
+        for result in results:
+            result.outcome = "failed"
+            result.message = redact_text(f"could not publish to {settings.warehouse}: {exc}")
+
+
+def _refuse(result: SourceResult, refused: Exception, run_id: str) -> None:
+    """The failure of staged rows: their checks, or for a value that did not cast, the checks
+    on the rows read as text (or the connector's ParseError when even that fails)."""
+    result.outcome = "failed"
+    try:
+        checks = (
+            refused.checks
+            if isinstance(refused, warehouse.Refused)
+            else [
+                validate_text(table, str(refused), run_id=run_id, source=result.source)
+                for table in result.facts.values()
+                if isinstance(table, Staged)
+            ]
+        )
+    except AggregatorError as exc:
+        result.message = redact_text(str(exc))
+        return
+    result.message = _failures([c for c in checks if c.data is None])
+    result.rejects = pd.concat(
+        [result.rejects, *(c.rejects for c in checks if len(c.rejects))], ignore_index=True
+    )
+
+
+def _run_row(
+    result: SourceResult, run_id: str, started: datetime, mode: str
+) -> tuple[dict, pd.DataFrame]:
+    """The run row of a result (its counts are set as it is written) and its fetches."""
     fetches = pd.DataFrame([asdict(r) for r in result.fetches], columns=FETCH_COLUMNS)
     run = {
         "run_id": run_id,
@@ -170,17 +255,9 @@ def _publish(result: SourceResult, run_id: str, started: datetime, mode: str, pa
         "started_at": started,
         "finished_at": datetime.now(UTC),
         "outcome": result.outcome,
-        "rows": result.rows,
-        "warnings": result.warnings,
-        "rejected": result.rejected,
         "requests": len(result.fetches),
         "not_modified": result.not_modified,
         "message": result.message,
         "mode": mode,
     }
-    facts = result.facts if result.outcome == "published" else {}
-    try:
-        warehouse.publish(path, facts=facts, run=run, fetches=fetches, rejects=result.rejects)
-    except (AggregatorError, OSError, RuntimeError) as exc:
-        result.outcome = "failed"
-        result.message = redact_text(f"could not publish to {path}: {exc}")
+    return run, fetches

@@ -1,107 +1,143 @@
-"""Large tables staged as Parquet chunk files between parse and publish.
+"""Large tables staged as a DuckDB query over the raw files, loaded once when they publish.
 
-A connector whose payloads can hold millions of rows (the IPC API) parses them with DuckDB
-and writes the rows, chunk by chunk, straight to Parquet files (DuckDB's COPY) instead of
-building a pandas frame. The pipeline validates the staged rows one chunk at a time with the
-same pandera models, so memory stays flat as data grows, and the warehouse copies the files
-in its publishing transaction. Each chunk holds whole vintages (the table's ``replace_by``
-column, e.g. one IPC analysis): the checks that compare rows of one analysis, and the table
-key, which contains that column, hold across chunks.
+A connector whose payloads can hold millions of rows (the IPC API) builds no frame: it
+describes its rows as a query over the raw files it downloaded (``Staged``). The warehouse runs
+that query straight into the table inside the source's publishing transaction, so the rows are
+parsed and written once; the table's checks then run over the loaded rows as SQL
+(aggregator.screen) and pandera judges only the vintages the screen flags. A failure rolls the
+whole transaction back.
+
+When a value does not cast to its column's type (a population of 'n/a'), the typed query
+fails; the same rows read as text (``text_query``) let validation name each failing row,
+column and value.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow.parquet as pq
 
 from aggregator.ddl import columns_of
-from aggregator.errors import WarehouseError
 from schemas import TABLES
 
-CHUNK_ROWS = 250_000
-# DuckDB spills to disk beyond these, so a refresh's memory does not grow with the payload.
-# Parsing needs more: an IPC answer is one JSON array whose analyses DuckDB holds in a
-# single row group, with every unit nested inside.
-PARSE_MEMORY_LIMIT = "2GB"
-MEMORY_LIMIT = "512MB"  # the warehouse, while a refresh publishes
+# DuckDB spills to disk beyond this, so a refresh's memory does not grow with the payload.
+MEMORY_LIMIT = "512MB"
+TEXT_CHUNK_ROWS = 250_000
+
+
+def configure(con: duckdb.DuckDBPyConnection) -> None:
+    """Memory settings for a connection that loads or reads staged rows."""
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+    # Rows have no meaningful order before they are loaded: without order-keeping DuckDB
+    # streams with less memory.
+    con.execute("set preserve_insertion_order = false")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """SQL computing staged rows: ``query``, over the ``temporary`` tables built first (name
+    -> select, in order) and dropped after."""
+
+    query: str
+    temporary: dict[str, str] = field(default_factory=dict)
+
+    @contextmanager
+    def tables(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        try:
+            for name, select in self.temporary.items():
+                con.execute(f'create or replace temp table "{name}" as {select}')
+            yield
+        finally:
+            # In a transaction that failed DuckDB refuses even this; the rollback drops them.
+            with contextlib.suppress(duckdb.TransactionException):
+                for name in self.temporary:
+                    con.execute(f'drop table if exists "{name}"')
+
+
+class CastFailed(Exception):
+    """The typed query of a staged table met a value that does not cast (DuckDB's reason)."""
 
 
 @dataclass(frozen=True)
 class Staged:
-    """Rows of ``table`` in the Parquet ``files`` (one per chunk), to validate and publish."""
+    """Rows of ``table`` computed by DuckDB from raw files: ``plan`` selects the table's
+    columns (typed), ``text_plan`` the same rows with ``text_columns`` as read. ``vintages``
+    are the values of the table's ``replace_by`` column that the rows bring. ``explain`` turns
+    DuckDB's error on a payload that the text query cannot read either into the connector's
+    ParseError, naming the URL."""
 
     table: str
-    files: tuple[Path, ...]
-    rows: int
+    plan: Plan
+    text_plan: Plan
+    text_columns: tuple[str, ...]
+    vintages: tuple[str, ...]
+    explain: Callable[[Exception], Exception]
+    # Spill files of DuckDB when the rows are read outside the warehouse.
+    workdir: Path | None = None
 
-    def __len__(self) -> int:
-        return self.rows
+    def typed_sql(self, *, text: bool = False) -> str:
+        """The rows with the warehouse table's columns and types (text columns kept as read),
+        once the plan's temporary tables are there."""
+        types = columns_of(TABLES[self.table])
+        if text:
+            types |= dict.fromkeys(self.text_columns, "VARCHAR")
+        columns = ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in types.items())
+        return f"select {columns} from ({(self.text_plan if text else self.plan).query})"
 
-    def frames(self) -> Iterator[pd.DataFrame]:
-        """The rows chunk by chunk, indexed by their row number across the chunks."""
-        offset = 0
-        for path in self.files:
-            frame = pq.read_table(path).to_pandas(date_as_object=False)
-            frame.index = pd.RangeIndex(offset, offset + len(frame))
-            offset += len(frame)
-            if len(frame):
-                yield frame
+    def insert_into(self, con: duckdb.DuckDBPyConnection, target: str) -> int:
+        """Runs the typed query into ``target`` (a table of ``con``); returns the rows written."""
+        try:
+            with self.plan.tables(con):
+                insert = f'insert into "{target}" by name {self.typed_sql()}'
+                return con.execute(insert).fetchone()[0]
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            raise CastFailed(str(exc).splitlines()[0]) from exc
+
+    def text_frames(self) -> Iterator[pd.DataFrame]:
+        """The rows with the text columns as read, chunk by chunk, indexed by row number in
+        key order (the order in which the loaded rows are numbered)."""
+        key = ", ".join(f'"{c}"' for c in TABLES[self.table].key)
+        with self._connection() as con:
+            try:
+                with self.text_plan.tables(con):
+                    result = con.execute(f"{self.typed_sql(text=True)} order by {key}")
+                    offset = 0
+                    while len(frame := result.fetch_df_chunk(TEXT_CHUNK_ROWS // 2048)):
+                        frame.index = pd.RangeIndex(offset, offset + len(frame))
+                        offset += len(frame)
+                        yield frame
+            # DuckDB's message about bytes that are not UTF-8 can itself fail to decode.
+            except (duckdb.Error, UnicodeDecodeError) as exc:
+                raise self.explain(exc) from None
 
     def frame(self) -> pd.DataFrame:
-        """All rows at once: for small stages and tests."""
-        frames = list(self.frames())
-        if not frames:
-            return pd.DataFrame(columns=list(columns_of(TABLES[self.table])))
-        return pd.concat(frames)
+        """All rows at once, typed, in key order (as text if a value does not cast): for
+        small stages and tests."""
+        with self._connection() as con:
+            columns = ", ".join(f'"{c}" {t}' for c, t in columns_of(TABLES[self.table]).items())
+            con.execute(f'create table "{self.table}" ({columns})')
+            try:
+                self.insert_into(con, self.table)
+            except CastFailed:
+                return pd.concat(list(self.text_frames()) or [_empty(self.table)])
+            key = ", ".join(f'"{c}"' for c in TABLES[self.table].key)
+            return con.sql(f'select * from "{self.table}" order by {key}').df()
 
-    def relation_sql(self) -> str:
-        """SQL naming the staged rows, for DuckDB to read them back."""
-        listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in self.files)
-        return f"read_parquet([{listed}])"
-
-
-def connect(path: Path) -> duckdb.DuckDBPyConnection:
-    """A DuckDB file to parse in: tables written to it leave memory as they are written."""
-    try:
-        con = duckdb.connect(str(path))
-    except duckdb.Error as exc:
-        raise WarehouseError(f"cannot open staging file {path}: {exc}") from exc
-    con.execute(f"set memory_limit = '{PARSE_MEMORY_LIMIT}'")
-    # Row order inside a chunk does not matter; without order-keeping DuckDB streams with
-    # less memory.
-    con.execute("set preserve_insertion_order = false")
-    return con
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        configure(con)
+        if self.workdir is not None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            quoted = str(self.workdir).replace("'", "''")
+            con.execute(f"set temp_directory = '{quoted}'")
+        return con
 
 
-def chunk_count(rows: int) -> int:
-    return max(1, math.ceil(rows / CHUNK_ROWS))
-
-
-def write_chunks(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    folder: Path,
-    chunk_sql: list[str],
-    *,
-    text_columns: tuple[str, ...] = (),
-) -> Staged:
-    """Writes the rows of each query of ``chunk_sql`` to a Parquet file of its own, with the
-    warehouse table's columns and types (``text_columns`` kept as text: values that did not
-    cast are staged as read, so that validation names each failing row and value)."""
-    types = columns_of(TABLES[table]) | dict.fromkeys(text_columns, "VARCHAR")
-    columns = ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in types.items())
-    folder.mkdir(parents=True, exist_ok=True)
-    files, rows = [], 0
-    for number, query in enumerate(chunk_sql):
-        path = folder / f"{table}-{number:05d}.parquet"
-        quoted = str(path).replace("'", "''")
-        con.execute(f"copy (select {columns} from ({query})) to '{quoted}' (format parquet)")
-        rows += pq.ParquetFile(path).metadata.num_rows
-        files.append(path)
-    return Staged(table, tuple(files), rows)
+def _empty(table: str) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns_of(TABLES[table])))

@@ -1,13 +1,20 @@
 """Runs a table's pandera model (blocking) and its warning checks, and turns every failure
-case into a row of the ``rejects`` table naming the check, column, row, value and key."""
+case into a row of the ``rejects`` table naming the check, column, row, value and key.
+
+A frame is checked whole. Rows loaded by DuckDB (aggregator.staging) are screened in SQL
+(aggregator.screen) and pandera judges the flagged vintages; their row numbers count the
+loaded rows in key order."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
+from aggregator.ddl import columns_of
+from aggregator.screen import flagged_vintages
 from aggregator.staging import Staged
 from schemas import TABLES
 from schemas.meta import Rejects
@@ -18,9 +25,8 @@ REJECT_COLUMNS = list(Rejects.to_schema().columns)
 @dataclass
 class Validation:
     table: str
-    # The coerced table (or the staged rows, checked chunk by chunk), None when a blocking
-    # check failed.
-    data: pd.DataFrame | Staged | None
+    # The coerced table (for loaded rows: SQL naming them), None when a blocking check failed.
+    data: pd.DataFrame | str | None
     rejects: pd.DataFrame
 
     @property
@@ -36,9 +42,7 @@ def count(rejects: pd.DataFrame, severity: str) -> int:
     return int((rejects["severity"] == severity).sum())
 
 
-def validate(table: str, df: pd.DataFrame | Staged, *, run_id: str, source: str) -> Validation:
-    if isinstance(df, Staged):
-        return _validate_staged(table, df, run_id=run_id, source=source)
+def validate(table: str, df: pd.DataFrame, *, run_id: str, source: str) -> Validation:
     spec = TABLES[table]
     try:
         data = spec.model.validate(df, lazy=True)
@@ -68,20 +72,46 @@ def validate(table: str, df: pd.DataFrame | Staged, *, run_id: str, source: str)
     )
 
 
-def _validate_staged(table: str, staged: Staged, *, run_id: str, source: str) -> Validation:
-    """The same checks on each chunk; rejects name rows by their number in the stage."""
-    rejects = [_empty()]
-    passed = True
-    for chunk in staged.frames():
-        checked = validate(table, chunk, run_id=run_id, source=source)
-        passed = passed and checked.data is not None
-        rejects.append(checked.rejects)
+def validate_loaded(
+    con: duckdb.DuckDBPyConnection, table: str, loaded: str, *, run_id: str, source: str
+) -> Validation:
+    """The checks of ``table`` on the rows that the SQL ``loaded`` names in ``con``."""
+    spec = TABLES[table]
+    suspects = set(flagged_vintages(con, spec, loaded, warnings=False))
+    if spec.warnings is not None:
+        suspects |= set(flagged_vintages(con, spec, loaded, warnings=True))
+    if not suspects:
+        return Validation(table, loaded, _empty())
+    columns = ", ".join(f'"{c}"' for c in columns_of(spec))
+    key = ", ".join(f'"{c}"' for c in spec.key)
+    frame = con.execute(
+        f"""select * from (
+                select {columns}, row_number() over (order by {key}) - 1 as row_number
+                from {loaded})
+            where "{spec.replace_by}" in (select unnest(?))""",
+        [sorted(suspects)],
+    ).df()
+    frame.index = pd.Index(frame.pop("row_number").to_numpy(), dtype="int64")
+    checked = validate(table, frame, run_id=run_id, source=source)
+    return Validation(table, loaded if checked.data is not None else None, checked.rejects)
+
+
+def validate_text(staged: Staged, reason: str, *, run_id: str, source: str) -> Validation:
+    """The checks of staged rows whose typed load failed (``reason``: a value that does not
+    cast), on the rows read as text chunk by chunk, so that every such value is named."""
+    rejects = [
+        validate(staged.table, chunk, run_id=run_id, source=source).rejects
+        for chunk in staged.text_frames()
+    ]
     found = [r for r in rejects if len(r)]
-    return Validation(
-        table,
-        staged if passed else None,
-        pd.concat(found, ignore_index=True) if found else rejects[0],
-    )
+    if not found:  # DuckDB refused a value that pandas takes: DuckDB's reason is all there is
+        found = [
+            pd.DataFrame(
+                [[run_id, source, staged.table, "error", "load", None, None, reason, None, None]],
+                columns=REJECT_COLUMNS,
+            )
+        ]
+    return Validation(staged.table, None, pd.concat(found, ignore_index=True))
 
 
 def _empty() -> pd.DataFrame:

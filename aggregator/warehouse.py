@@ -15,7 +15,9 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from hashlib import sha256
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from aggregator.ddl import columns_of
 from aggregator.errors import LockHeld, WarehouseError
 from aggregator.http import Validator
 from aggregator.staging import Staged
+from aggregator.validate import Validation, count, validate_loaded
 from schemas import TABLES, Table
 from schemas.metrics import METRICS
 
@@ -101,7 +104,8 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Tables from the schemas (columns added when a model grows), then the views of sql/."""
+    """Tables from the schemas (columns added when a model grows), then the views of sql/, and
+    the stored figures rebuilt from the fact tables when they are new or that SQL has changed."""
     for table in TABLES.values():
         wanted = columns_of(table)
         existing = {
@@ -118,20 +122,51 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         for column, type_ in wanted.items():
             if column not in existing:
                 con.execute(f'alter table "{table.name}" add column "{column}" {type_}')
-    for view in sorted(resources.files("aggregator.sql").iterdir(), key=lambda p: p.name):
-        if view.name.endswith(".sql"):
-            con.execute(view.read_text())
+    views = [
+        view.read_text()
+        for view in sorted(resources.files("aggregator.sql").iterdir(), key=lambda p: p.name)
+        if view.name.endswith(".sql")
+    ]
+    built_by = (
+        "rows of the figures view, by aggregator/sql sha256 "
+        + sha256("\n".join(views).encode()).hexdigest()
+    )
+    stale = _stored_figures_comment(con) != built_by
+    if stale:
+        # The new SQL may give other columns: sql/20_figures.sql makes the table again.
+        con.execute("drop table if exists figures_stored")
+    for sql in views:
+        con.execute(sql)
+    if stale:
+        store_figures(con)
+        con.execute(f"comment on table figures_stored is '{built_by}'")
     con.execute("delete from metrics")
     _append(con, "metrics", METRICS_FRAME)
+
+
+def _stored_figures_comment(con: duckdb.DuckDBPyConnection) -> str | None:
+    found = con.execute(
+        "select comment from duckdb_tables() "
+        "where database_name = current_database() and table_name = 'figures_stored'"
+    ).fetchall()
+    return found[0][0] if found else None
+
+
+def store_figures(con: duckdb.DuckDBPyConnection, source: str | None = None) -> None:
+    """Replaces the stored figures of ``source`` (of every source when None) by those its fact
+    tables give now, in the caller's transaction. Its fetches must be in: figures carry the
+    URL of their download."""
+    con.execute(
+        "delete from figures_stored where ?::varchar is null or source = ?", [source, source]
+    )
+    con.execute("insert into figures_stored by name select * from figures_of(?::varchar)", [source])
 
 
 def prepare(path: Path) -> None:
     """Brings the tables and views up to the schemas before a refresh reads from them."""
     try:
-        with connect(path) as con:
-            con.execute("begin transaction")
+        with connect(path) as con, _transaction(con):
             ensure_tables(con)
-            con.execute("commit")
     except duckdb.Error as exc:
         raise WarehouseError(f"cannot prepare warehouse {path}: {exc}") from exc
 
@@ -165,6 +200,37 @@ def validators(path: Path, sources: list[str]) -> dict[str, dict[str, Validator]
     return found
 
 
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        # A commit that failed (a full disk) has rolled back already: its error, not the
+        # refused rollback's, is the one to report.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
+        raise
+
+
+@dataclass
+class Published:
+    """What a publish wrote: fact rows per table, and the rejects recorded (the ones given
+    and the warnings found on staged rows as they loaded)."""
+
+    rows: dict[str, int]
+    rejects: pd.DataFrame
+
+
+class Refused(Exception):
+    """Staged rows failed their blocking checks once loaded: the transaction was rolled back."""
+
+    def __init__(self, checks: list[Validation]):
+        super().__init__("; ".join(f"{c.table}: {c.errors} failure case(s)" for c in checks))
+        self.checks = checks
+
+
 def publish(
     path: Path,
     *,
@@ -172,33 +238,77 @@ def publish(
     run: dict,
     fetches: pd.DataFrame,
     rejects: pd.DataFrame,
-) -> None:
+) -> Published:
     """Writes one source's outcome in a single transaction: all of it or none of it.
 
-    The tables must be there (``prepare``, which every refresh runs first).
+    Staged facts (aggregator.staging) are loaded by DuckDB and checked where they lie; when
+    they fail, nothing is written and ``Refused`` names the checks (with ``staging.CastFailed``
+    when a value does not even cast). The run row's counts (rows, warnings, rejected) are set
+    from what is written. The tables must be there (``prepare``, which every refresh runs first).
     """
-    meta = {"fetches": fetches, "rejects": rejects, "runs": pd.DataFrame([run])}
-    meta = {name: TABLES[name].model.validate(f) for name, f in meta.items() if len(f)}
     try:
         with connect(path) as con:
-            con.execute(f"set memory_limit = '{staging.MEMORY_LIMIT}'")
-            con.execute("begin transaction")
-            try:
+            staging.configure(con)
+            with _transaction(con):
+                rows, checks = {}, []
                 for name, frame in facts.items():
-                    _replace_vintages(con, TABLES[name], frame, run["source"])
-                for name, frame in meta.items():
-                    _append(con, name, frame)
-                con.execute("commit")
-            except BaseException:
-                # A commit that failed (a full disk) has rolled back already: its error, not
-                # the refused rollback's, is the one to report.
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("rollback")
-                raise
+                    rows[name], check = _replace_vintages(
+                        con, TABLES[name], frame, run["source"], run["run_id"]
+                    )
+                    checks += [check] if check is not None else []
+                if failed := [c for c in checks if c.data is None]:
+                    raise Refused(failed)
+                found = [r for r in (rejects, *(c.rejects for c in checks)) if len(r)]
+                rejects = pd.concat(found, ignore_index=True) if found else rejects
+                _append_runs(con, [(run, fetches, rejects, sum(rows.values()))])
+                _store_published_figures(con, run["source"], facts)
     except duckdb.Error as exc:
         raise WarehouseError(
             f"publishing {run['source']} to {path} failed, nothing written: {exc}"
         ) from exc
+    return Published(rows, rejects)
+
+
+def record_runs(path: Path, runs: list[tuple[dict, pd.DataFrame, pd.DataFrame]]) -> None:
+    """Writes the run rows, fetches and rejects of sources that bring no fact rows (nothing
+    changed, failed, skipped) in one transaction: a refresh where nothing changed opens the
+    warehouse once for all of them."""
+    if not runs:
+        return
+    try:
+        with connect(path) as con, _transaction(con):
+            _append_runs(con, [(run, fetches, rejects, 0) for run, fetches, rejects in runs])
+    except duckdb.Error as exc:
+        sources = ", ".join(run["source"] for run, _, _ in runs)
+        raise WarehouseError(f"recording the runs of {sources} in {path} failed: {exc}") from exc
+
+
+def _append_runs(
+    con: duckdb.DuckDBPyConnection, runs: list[tuple[dict, pd.DataFrame, pd.DataFrame, int]]
+) -> None:
+    """Appends each source's run row (counts from its fact ``rows`` and its rejects), fetches
+    and rejects; each meta table's rows are checked together."""
+    rows = [
+        run | {"rows": n, "warnings": count(r, "warning"), "rejected": count(r, "error")}
+        for run, _, r, n in runs
+    ]
+    meta = {
+        "fetches": [f for _, f, _, _ in runs if len(f)],
+        "rejects": [r for _, _, r, _ in runs if len(r)],
+        "runs": [pd.DataFrame(rows)],
+    }
+    for name, frames in meta.items():
+        if frames:
+            frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            _append(con, name, TABLES[name].model.validate(frame))
+
+
+def _store_published_figures(
+    con: duckdb.DuckDBPyConnection, source: str, facts: dict[str, pd.DataFrame | Staged]
+) -> None:
+    # A run that brought no new fact rows (nothing modified, or failed) leaves its figures.
+    if facts:
+        store_figures(con, source)
 
 
 def _replace_vintages(
@@ -206,28 +316,44 @@ def _replace_vintages(
     table: Table,
     frame: pd.DataFrame | Staged,
     source: str,
-) -> None:
+    run_id: str,
+) -> tuple[int, Validation | None]:
+    """Replaces the source's rows of the vintages ``frame`` brings; staged rows are checked
+    once loaded (their Validation), frames were checked before."""
+    name = f'"{table.name}"'
     if isinstance(frame, Staged):
-        stage = frame.relation_sql()
-    else:
-        con.register("staged_frame", frame)
-        stage = "staged_frame"
+        vintages = f"select unnest([{', '.join(_quoted(v) for v in frame.vintages)}])"
+        _delete(con, table, source, vintages)
+        rows = frame.insert_into(con, table.name)
+        of_source = f"select * from {name} where source = {_quoted(source)}"
+        (held,) = con.execute(f"select count(*) from ({of_source})").fetchone()
+        # Naming the loaded rows by vintage costs a join on every read of them: needed only
+        # when the table keeps other vintages of the source.
+        loaded = (
+            f'({of_source} and "{table.replace_by}" in ({vintages}))'
+            if held > rows
+            else f"({of_source})"
+        )
+        return rows, validate_loaded(con, table.name, loaded, run_id=run_id, source=source)
     columns = ", ".join(f'"{c}"' for c in columns_of(table))
+    con.register("staged_frame", frame)
     try:
-        con.execute(f"create or replace temp view staged as select {columns} from {stage}")
-        if table.replace_by:
-            con.execute(
-                f'delete from "{table.name}" where source = ? and "{table.replace_by}" in '
-                f'(select distinct "{table.replace_by}" from staged)',
-                [source],
-            )
-        else:
-            con.execute(f'delete from "{table.name}" where source = ?', [source])
-        con.execute(f'insert into "{table.name}" by name select * from staged')
+        _delete(con, table, source, f'select distinct "{table.replace_by}" from staged_frame')
+        con.execute(f"insert into {name} by name select {columns} from staged_frame")
     finally:
-        con.execute("drop view if exists staged")
-        if stage == "staged_frame":
-            con.unregister("staged_frame")
+        con.unregister("staged_frame")
+    return len(frame), None
+
+
+def _delete(con: duckdb.DuckDBPyConnection, table: Table, source: str, vintages: str) -> None:
+    """Deletes the source's rows of the vintages that the SQL ``vintages`` selects (all of
+    the source's rows for a table without vintages)."""
+    where = f' and "{table.replace_by}" in ({vintages})' if table.replace_by else ""
+    con.execute(f'delete from "{table.name}" where source = ?{where}', [source])
+
+
+def _quoted(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:

@@ -6,7 +6,8 @@ process, so DuckDB's threads count). The result, written as JSON to RESULT, hold
 the process's peak RSS (ru_maxrss, MB) and what the job reports about its work.
 
 Kinds:
-  refresh     aggregator.pipeline.refresh on the sources named, settings from the environment
+  refresh     aggregator.pipeline.refresh on the sources named, settings from the environment;
+              "phases" (label -> "module:function") adds up the time spent in those functions
   floor_json  DuckDB alone: a JSON array file into a table of a new DuckDB file
   floor_pages DuckDB alone: the flows of FTS pages into a table
   floor_csv   DuckDB alone: CSV files (header, HXL row) into one table each
@@ -27,10 +28,38 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def _timed(spots: dict[str, str]) -> dict[str, float]:
+    """Wraps each function named "module:attribute.path" so that its calls add up their wall
+    time (from any thread) under its label."""
+    import functools
+    import importlib
+
+    spent = dict.fromkeys(spots, 0.0)
+    for label, spot in spots.items():
+        module, _, path = spot.partition(":")
+        owner = importlib.import_module(module)
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
+        original = getattr(owner, name)
+
+        def wrapper(*args, _original=original, _label=label, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] += time.perf_counter() - started
+
+        setattr(owner, name, functools.wraps(original)(wrapper))
+    return spent
+
+
 def _refresh(job: dict) -> Callable[[], dict]:
     from aggregator.config import load_settings
     from aggregator.pipeline import refresh
     from aggregator.sources import RefreshOptions, resolve
+
+    spent = _timed(job.get("phases", {}))
 
     def work() -> dict:
         settings = load_settings()
@@ -50,7 +79,8 @@ def _refresh(job: dict) -> Callable[[], dict]:
                     "not_modified": getattr(r, "not_modified", None),
                 }
                 for r in results
-            ]
+            ],
+            "phases": spent,
         }
 
     return work

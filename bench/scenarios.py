@@ -15,6 +15,7 @@ import base64
 import itertools
 import os
 import shutil
+import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -195,12 +196,14 @@ def refresh_in_process(
     extra: dict[str, str] | None = None,
     outcomes: tuple[str, ...] = ("published",),
     count_runs: int | None = None,
+    phases: dict[str, str] | None = None,
 ) -> Series:
     def once() -> Sample:
         data = ctx.data_dir("run")
         try:
             return run_child(
-                {"kind": "refresh", "sources": sources}, env_for(data, served, **(extra or {}))
+                {"kind": "refresh", "sources": sources, "phases": phases or {}},
+                env_for(data, served, **(extra or {})),
             )
         finally:
             shutil.rmtree(data, ignore_errors=True)
@@ -323,7 +326,7 @@ def ipc_end_to_end(ctx: Context) -> Section:
         extra = http_max_bytes(data)
         with Served([data.root]) as served:
             in_process = refresh_in_process(
-                ctx, "refresh, in-process", served, ["ipc_api"], extra=extra
+                ctx, "refresh, in-process", served, ["ipc_api"], extra=extra, phases=IPC_PHASES
             )
             process = refresh_process(
                 ctx, "`aggregator refresh --source ipc_api`", served, ["ipc_api"], extra=extra
@@ -353,6 +356,7 @@ def ipc_end_to_end(ctx: Context) -> Section:
             ),
             f"Validation of the refresh: {warnings_of(in_process)}.",
             "",
+            *_phases_table(in_process),
         ]
         if rows >= 10**6:
             ok = in_process.ok and floor.ok
@@ -375,6 +379,34 @@ def ipc_end_to_end(ctx: Context) -> Section:
                 )
             )
     return section
+
+
+# Where an IPC refresh spends its time: functions of the pipeline timed in the in-process runs.
+IPC_PHASES = {
+    "prepare the warehouse (tables, views)": "aggregator.warehouse:prepare",
+    "download (loopback) into the raw store": "aggregator.http:Fetcher.get",
+    "extract: download, read and check the analyses' own fields": "aggregator.connectors.ipc:extract",
+    "publish: the whole transaction": "aggregator.warehouse:publish",
+    "publish: parse and load the long rows (one pass of DuckDB)": "aggregator.staging:Staged.insert_into",
+    "publish: checks (SQL screen, pandera on what it flags)": "aggregator.warehouse:validate_loaded",
+    "publish: store the source's figures for claim checks": "aggregator.warehouse:store_figures",
+}
+
+
+def _phases_table(series: Series) -> list[str]:
+    spent = [s.detail.get("phases", {}) for s in series.samples]
+    if not spent or not series.wall:
+        return []
+    rows = []
+    for label in IPC_PHASES:
+        value = statistics.median(s.get(label, 0.0) for s in spent)
+        rows.append([label, seconds(value), f"{value / series.wall:.0%}"])
+    return [
+        "Where the in-process refresh spends its time (median over the runs; the download and "
+        "extract overlap, and the publish steps are parts of the publish):",
+        "",
+        *table(["step", "wall", "share of the refresh"], rows),
+    ]
 
 
 def memory(ctx: Context) -> Section:

@@ -39,6 +39,10 @@ class Table:
     replace_by: str | None = None
     # For table-wide checks: the columns a failure is about, shown in rejects.
     check_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # For tables loaded by DuckDB (aggregator.staging): each of the model's and the warnings'
+    # own checks as SQL over the rows ``{loaded}``, selecting the ``replace_by`` values of the
+    # rows that may fail it (aggregator.screen).
+    screens: dict[str, str] = field(default_factory=dict)
 
     @property
     def description(self) -> str:
@@ -59,6 +63,7 @@ TABLES: dict[str, Table] = {
             warnings=ipc_phases.IpcPhasesConsistency,
             replace_by="analysis_id",
             check_columns=ipc_phases.CHECK_COLUMNS,
+            screens=ipc_phases.SCREENS,
         ),
         Table(
             "casualties_daily",

@@ -160,3 +160,44 @@ class IpcPhasesConsistency(pa.DataFrameModel):
         both = totals["national"][1] & totals["areas"][1]
         failing = both & ~_within_rounding(totals["national"][0], totals["areas"][0])
         return pd.Series(~(failing[ids] & national), index=df.index)
+
+
+def _misses(total: str, parts: list[str]) -> str:
+    """SQL: the sums ``total`` and ``parts`` (of sum_* / n_* columns) all present and apart by
+    more than the rounding allowance (scaled down a little: DuckDB and numpy may round the
+    allowance differently, and a screen may flag too much, never too little)."""
+    present = " and ".join(f"n_{p} > 0" for p in [total, *parts])
+    added = " + ".join(f"sum_{p}" for p in parts)
+    tolerance = f"greatest(abs(sum_{total}) * {ROUNDING_REL}, {ROUNDING_ABS}) * 0.999"
+    return f"({present} and abs(sum_{total} - ({added})) > {tolerance})"
+
+
+_LABELS = {"1": "1", "2": "2", "3": "3", "4": "4", "5": "5", "3+": "3p", "all": "all"}
+_PHASE_SUMS = ", ".join(
+    f"sum(population) filter (phase = '{p}') as sum_{n}, count(*) filter (phase = '{p}') as n_{n}"
+    for p, n in _LABELS.items()
+)
+_ADD_UP = f"""
+    select analysis_id from (
+        select analysis_id, {_PHASE_SUMS} from {{loaded}}
+        group by {", ".join(GROUP)}
+    )
+    where {_misses("all", ["1", "2", "3", "4", "5"])} or {_misses("3p", ["3", "4", "5"])}
+"""
+# The SQL twins of this module's checks (aggregator.screen): the analyses where each may fail.
+SCREENS = {
+    "period_start_not_after_end": "select analysis_id from {loaded} where period_start > period_end",
+    "phases_1_to_5_add_up_to_all": _ADD_UP,
+    "phase_3plus_equals_3_4_5": _ADD_UP,
+    "national_equals_sum_of_areas": f"""
+        select analysis_id from (
+            select analysis_id,
+                   sum(population) filter (level = 'national') as sum_national,
+                   count(*) filter (level = 'national') as n_national,
+                   sum(population) filter (level = 'area') as sum_areas,
+                   count(*) filter (level = 'area') as n_areas
+            from {{loaded}} group by source, analysis_id, period, phase
+        )
+        where {_misses("national", ["areas"])}
+    """,
+}

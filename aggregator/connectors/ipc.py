@@ -6,10 +6,11 @@ for each country. The key goes in the ``key`` query parameter, as the API requir
 are kept.
 
 The /population answers can run to millions of long rows (analysis x unit x period x phase),
-so DuckDB reads them and unnests them into a staging table (aggregator.staging) rather than
-Python building a frame: flat memory, near the speed of DuckDB loading the raw file alone.
-Figures are read typed; when a figure is not a number, the answers are read again as text so
-that validation can name the row, column and value instead of failing on the first cast.
+so no frame is built: the analyses' own fields are read and checked here, and the long rows are
+a DuckDB query over the raw answers (aggregator.staging) that the warehouse runs straight into
+the table when it publishes: flat memory, near the speed of DuckDB loading the raw file alone.
+Figures are read typed; when a figure is not a number, the query reads them as text so that
+validation can name the row, column and value instead of failing on the first cast.
 """
 
 from __future__ import annotations
@@ -146,33 +147,40 @@ def _figure_types(number: str, share: str) -> dict[str, str]:
     return types
 
 
-def _json_columns(typed: bool) -> str:
-    """The read_json ``columns`` argument: the fields of /population we read, typed or as text."""
+def _json_columns(typed: bool, *, units: bool) -> str:
+    """The read_json ``columns`` argument: the analyses' own fields of /population, or with
+    ``units`` the fields the long rows come from (every unit's figures), typed or as text."""
     number, share = ("BIGINT", "DOUBLE") if typed else ("VARCHAR", "VARCHAR")
-    figures = ", ".join(f"{k} {t}" for k, t in _figure_types(number, share).items())
-    area = f"STRUCT(id VARCHAR, name VARCHAR, {figures})"
-    group = f"STRUCT(id VARCHAR, name VARCHAR, {figures}, areas {area}[])"
-    fields = {
-        "id": "VARCHAR",
-        "title": "VARCHAR",
-        "country": "VARCHAR",
-        "condition": "VARCHAR",
-        "analysis_date": "VARCHAR",
-        **{key: "VARCHAR" for key in PERIOD_DATES.values()},
-        "population": number,
-        **_figure_types(number, share),
-        "groups": f"{group}[]",
-        "areas": f"{area}[]",
-    }
+    if units:
+        figures = ", ".join(f"{k} {t}" for k, t in _figure_types(number, share).items())
+        area = f"STRUCT(id VARCHAR, name VARCHAR, {figures})"
+        group = f"STRUCT(id VARCHAR, name VARCHAR, {figures}, areas {area}[])"
+        fields = {
+            "id": "VARCHAR",
+            "country": "VARCHAR",
+            **{key: "VARCHAR" for key in PERIOD_DATES.values()},
+            **_figure_types(number, share),
+            "groups": f"{group}[]",
+            "areas": f"{area}[]",
+        }
+    else:
+        fields = {
+            "id": "VARCHAR",
+            "title": "VARCHAR",
+            "country": "VARCHAR",
+            "condition": "VARCHAR",
+            "analysis_date": "VARCHAR",
+            **{key: "VARCHAR" for key in PERIOD_DATES.values()},
+            "population": number,
+        }
     return "{" + ", ".join(f"'{k}': '{t}'" for k, t in fields.items()) + "}"
 
 
-def _long_rows(unit: str, *, area: bool, text: bool) -> str:
+def _long_rows(unit: str, *, text: bool) -> str:
     """SQL list of one struct per period x phase of a unit: its figures in long form."""
     cast = "VARCHAR" if text else None
     items = []
     for period, suffix in PERIODS.items():
-        overall = f"{unit}.overall_phase{suffix}" if area else "NULL"
         for phase, prefix in PHASE_KEYS.items():
             fraction = "1.0" if phase == "all" else f"{unit}.{FRACTION_KEYS[phase]}{suffix}"
             values = {
@@ -180,7 +188,7 @@ def _long_rows(unit: str, *, area: bool, text: bool) -> str:
                 "phase": f"'{phase}'",
                 "population": f"{unit}.{prefix}{suffix}",
                 "fraction": fraction,
-                "overall_phase": overall,
+                "overall_phase": f"{unit}.overall_phase{suffix}",
             }
             if cast:  # one type per struct field across the list
                 values = {k: f"({v})::{cast}" for k, v in values.items()}
@@ -213,7 +221,6 @@ def _countries() -> pd.DataFrame:
 def _stage_population(
     responses: list[Fetched], acute: dict[str, dict[str, Any]], stage: Path
 ) -> dict[str, Any]:
-    stage.mkdir(parents=True, exist_ok=True)
     by_path = {str(r.path): r for r in responses}
     urls = {path: r.record.url for path, r in by_path.items()}
     files = pd.DataFrame(
@@ -221,15 +228,13 @@ def _stage_population(
         list({str(r.path): r.fetch_id for r in reversed(responses)}.items()),
         columns=["filename", "fetch_id"],
     )
-    parse = stage / "parse.duckdb"
-    parse.unlink(missing_ok=True)
-    with staging.connect(parse) as con:
+    with duckdb.connect() as con:
+        staging.configure(con)
         con.register("files", files)
         con.register("countries", _countries())
         con.register("acute", _listing_frame(acute))
         try:
             _read_analyses(con, list(urls), typed=True)
-            text = False
         # DuckDB's message about bytes that are not UTF-8 can itself fail to decode.
         except (duckdb.Error, UnicodeDecodeError):
             # A figure that is not a number, or a body that is not JSON: read as text to tell.
@@ -237,19 +242,18 @@ def _stage_population(
                 _read_analyses(con, list(urls), typed=False)
             except (duckdb.Error, UnicodeDecodeError) as exc:
                 raise _parse_error(exc, by_path) from None
-            text = True
         _check_analyses(con, urls)
         analyses = con.sql(ANALYSES_SQL).df()
-        expected = con.execute(UNIT_COUNT_SQL).fetchone()[0] * len(PERIODS) * len(PHASE_KEYS)
-        chunks = staging.chunk_count(expected)
-        phases = staging.write_chunks(
-            con,
-            "ipc_phases",
-            stage,
-            [_phases_sql(text=text, chunks=chunks, chunk=chunk) for chunk in range(chunks)],
-            text_columns=TEXT_FIGURES if text else (),
-        )
-    parse.unlink()
+    fetch_ids = dict(zip(files["filename"], files["fetch_id"], strict=True))
+    phases = staging.Staged(
+        "ipc_phases",
+        plan=_phases_plan(fetch_ids, analyses, _countries(), text=False),
+        text_plan=_phases_plan(fetch_ids, analyses, _countries(), text=True),
+        text_columns=TEXT_FIGURES,
+        vintages=tuple(analyses["analysis_id"]),
+        explain=lambda exc: _parse_error(exc, by_path),
+        workdir=stage,
+    )
     return {"ipc_analyses": analyses[ANALYSIS_COLUMNS], "ipc_phases": phases}
 
 
@@ -257,17 +261,16 @@ TEXT_FIGURES = ("population", "fraction", "overall_phase")
 
 
 def _read_analyses(con: duckdb.DuckDBPyConnection, paths: list[str], *, typed: bool) -> None:
-    """The acute analyses of the answers (and any without an id, to report) in a table of
-    the parse file: a file-backed table leaves memory as it is written, a temporary one
-    would have to hold every analysis at once."""
+    """The analyses' own fields (not their units), for the acute analyses of the answers and
+    any without an id, to report."""
     periods = ", ".join(_period_bounds(column, p) for p, column in PERIOD_DATES.items())
     con.execute("drop table if exists analyses")
     con.execute(
         f"""
-        create table analyses as
+        create temp table analyses as
         select j.*, f.fetch_id, {periods}
         from read_json(?, format = 'array', records = true, filename = true,
-                       columns = {_json_columns(typed)}) j
+                       columns = {_json_columns(typed, units=False)}) j
         join files f using (filename)
         where j.id is null or j.id in (select analysis_id from acute)
         """,
@@ -357,56 +360,103 @@ ANALYSES_SQL = f"""
     order by a.fetch_id, a.id
 """
 
-UNIT_COUNT_SQL = """
-    select coalesce(sum(1 + len(coalesce(groups, []))
-                        + coalesce(list_sum([len(coalesce(g.areas, [])) for g in groups]), 0)
-                        + len(coalesce(areas, []))), 0)
-    from analyses
-"""
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
-def _phases_sql(*, text: bool, chunks: int, chunk: int) -> str:
-    """The long rows of every unit of the analyses of one chunk: national, its groups, their
-    areas, or areas directly under the analysis when it has no groups (the API nests them one
-    way or the other). One chunk at a time keeps DuckDB's memory to one chunk."""
-    common = "a.id as analysis_id, c.iso3 as country_iso3, a.fetch_id, " + ", ".join(
-        f"a.{p}_start, a.{p}_end" for p in PERIODS
+UNITS_TABLE = "ipc_api_units"
+
+
+def _phases_plan(
+    files: dict[str, str], analyses: pd.DataFrame, countries: pd.DataFrame, *, text: bool
+) -> staging.Plan:
+    """The long rows of every unit of the answers' acute analyses, in two steps: the units
+    (national, its groups, their areas, or areas directly under the analysis when it has no
+    groups: the API nests them one way or the other) into a temporary table, one row each with
+    its figures; then one row per unit x period x phase. The second step, from a table of many
+    row groups, runs on every core; the first reads each answer twice (once for the analyses
+    and their direct areas, once for the groups) and keeps nothing nested in memory.
+
+    The SQL holds what it needs from the analyses and the download (fetch id, country) as
+    literals and joins nothing to the answers: a join could make DuckDB hold every analysis of
+    an answer in memory at once."""
+    ids = ", ".join(_literal(i) for i in analyses["analysis_id"])
+    found = countries[countries["iso2"].isin(analyses["country_iso2"])]
+    iso3, name = (
+        "case country "
+        + " ".join(
+            f"when {_literal(r.iso2)} then {_literal(getattr(r, c))}" for r in found.itertuples()
+        )
+        + " end"
+        if len(found)
+        else "NULL::VARCHAR"  # no acute analysis: no rows
+        for c in ("iso3", "name")
     )
-    analyses = f"(select * from analyses where hash(id) % {chunks} = {chunk})"
-    groups = f"(select a.*, unnest(a.groups) as g from {analyses} a)"
+    periods = ", ".join(_period_bounds(column, p) for p, column in PERIOD_DATES.items())
+    analysis = "id, country, fetch_id, " + ", ".join(f"{p}_start, {p}_end" for p in PERIODS)
+    answers = " union all ".join(
+        f"""select j.*, {_literal(fetch_id)} as fetch_id, {periods}
+            from read_json({_literal(path)}, format = 'array', records = true,
+                           columns = {_json_columns(not text, units=True)}) j
+            where list_contains([{ids}], j.id)"""
+        for path, fetch_id in files.items()
+    )
+    nobody = "NULL::VARCHAR"
     units = f"""
-        select {common}, 'national' as level, a.id as unit_id, c.name as unit_name,
-               NULL as parent_name, unnest({_long_rows("a", area=False, text=text)}) as r
-        from {analyses} a join countries c on c.iso2 = a.country
+        with answers as not materialized ({answers}),
+        groups as not materialized (select {analysis}, unnest(groups) as grp from answers)
+        select {analysis}, unnest(
+            [{_unit("'national'", "id", nobody, nobody, "answers", area=False, text=text)}]
+            || [{_unit("'area'", "ar.id", "ar.name", nobody, "ar", area=True, text=text)}
+                for ar in (case when len(coalesce(groups, [])) = 0 then coalesce(areas, [])
+                           else [] end)]
+        ) as unit
+        from answers
         union all
-        select {common}, 'group', a.g.id, a.g.name, NULL,
-               unnest({_long_rows("a.g", area=False, text=text)})
-        from {groups} a join countries c on c.iso2 = a.country
-        union all
-        select {common}, 'area', a.ar.id, a.ar.name, a.g.name,
-               unnest({_long_rows("a.ar", area=True, text=text)})
-        from (select a.*, unnest(a.g.areas) as ar from {groups} a) a
-        join countries c on c.iso2 = a.country
-        union all
-        select {common}, 'area', a.ar.id, a.ar.name, NULL,
-               unnest({_long_rows("a.ar", area=True, text=text)})
-        from (select a.*, unnest(a.areas) as ar from {analyses} a
-              where len(coalesce(a.groups, [])) = 0) a
-        join countries c on c.iso2 = a.country
+        select {analysis}, unnest(
+            [{_unit("'group'", "grp.id", "grp.name", nobody, "grp", area=False, text=text)}]
+            || [{_unit("'area'", "ar.id", "ar.name", "grp.name", "ar", area=True, text=text)}
+                for ar in coalesce(grp.areas, [])]
+        )
+        from groups
     """
     starts = " ".join(f"when '{p}' then {p}_start" for p in PERIODS)
     ends = " ".join(f"when '{p}' then {p}_end" for p in PERIODS)
-    return f"""
+    query = f"""
         select * from (
-            select '{SOURCE}' as source, analysis_id, country_iso3, level, unit_id, unit_name,
-                   parent_name, r.period as period,
+            select '{SOURCE}' as source, id as analysis_id, {iso3} as country_iso3,
+                   unit.level, unit.unit_id,
+                   case unit.level when 'national' then {name} else unit.unit_name end
+                       as unit_name,
+                   unit.parent_name, r.period as period,
                    case r.period {starts} end as period_start,
                    case r.period {ends} end as period_end,
                    'month' as period_granularity, r.phase as phase,
                    r.population as population, r.fraction as fraction,
                    r.overall_phase as overall_phase, fetch_id
-            from ({units}) u
+            from (select *, unnest({_long_rows("unit.figures", text=text)}) as r
+                  from {UNITS_TABLE})
         )
         -- A period the analysis does not cover, or a phase IPC did not estimate: no row.
         where period_start is not null and population is not null
     """
+    return staging.Plan(query, {UNITS_TABLE: units})
+
+
+def _unit(
+    level: str, unit_id: str, name: str, parent: str, figures: str, *, area: bool, text: bool
+) -> str:
+    """SQL struct of one unit: where it sits and its figures (the overall phase, which only
+    areas have, empty for the others)."""
+    number, share = ("VARCHAR", "VARCHAR") if text else ("BIGINT", "DOUBLE")
+    values = ", ".join(
+        f"'{key}': {figures}.{key}"
+        if area or not key.startswith("overall_phase")
+        else f"'{key}': NULL::{type_}"
+        for key, type_ in _figure_types(number, share).items()
+    )
+    return (
+        f"{{'level': {level}, 'unit_id': {unit_id}, 'unit_name': {name}, "
+        f"'parent_name': {parent}, 'figures': {{{values}}}}}"
+    )

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from aggregator.connectors import hdx
+from aggregator.connectors import collector, hdx
 from aggregator.connectors.ipc import ANALYSIS_COLUMNS, PHASE_COLUMNS, parse_month
 from aggregator.errors import AggregatorError, ParseError
 from aggregator.geo import country
@@ -59,8 +59,10 @@ def level_of(resource_name: str) -> str | None:
     return FILE_LEVELS[match.group(1).lower()] if match else None
 
 
-def analysis_id(iso3: str, analysed: date) -> str:
-    return f"hdx:{iso3}:{analysed:%Y-%m}"
+def analysis_ids(iso3s: pd.Series, months: pd.Series) -> pd.Series:
+    """The analysis id of each row, "hdx:PSE:2024-05", from its country and its month of
+    analysis as YYYY-MM."""
+    return "hdx:" + iso3s + ":" + months
 
 
 def parse(downloads: list[hdx.Download], countries: list[str]) -> dict[str, pd.DataFrame]:
@@ -92,7 +94,8 @@ def parse(downloads: list[hdx.Download], countries: list[str]) -> dict[str, pd.D
 
 def parse_file(download: hdx.Download, level: str, wanted: set[str]) -> pd.DataFrame:
     """One ipc_global_*_long.csv to ipc_phases rows (plus the analysis columns, for the caller)."""
-    raw = hdx.read_csv_frame(download, REQUIRED[level])
+    with collector.paused():  # a list per row: no cycle to look for
+        raw = hdx.read_csv_frame(download, REQUIRED[level])
     raw = raw.assign(**{c: raw[c].str.strip() for c in REQUIRED[level]})
     if wanted:
         raw = raw[raw["Country"].isin(wanted)]
@@ -143,19 +146,19 @@ def parse_file(download: hdx.Download, level: str, wanted: set[str]) -> pd.DataF
             fail(raw["Country"] == code, "Country", "not an ISO 3166-1 alpha-3 code")
 
     analysed = raw["Date of analysis"].map(months)
-    ids = [analysis_id(c, d) for c, d in zip(raw["Country"], analysed, strict=True)]
+    ids = analysis_ids(
+        raw["Country"], raw["Date of analysis"].map({t: f"{m:%Y-%m}" for t, m in months.items()})
+    )
     if level == "national":
-        unit_id = pd.Series(ids, dtype=str)
-        unit_name = raw["Country"].map(lambda c: country(c).name)
+        unit_id = ids
+        unit_name = raw["Country"].map({c: country(c).name for c in iso2})
         parent = pd.Series([None] * len(raw), dtype=object)
     elif level == "group":
-        unit_id = pd.Series([f"{i}|{g}" for i, g in zip(ids, raw["Level 1"], strict=True)])
+        unit_id = ids + "|" + raw["Level 1"]
         unit_name = raw["Level 1"]
         parent = pd.Series([None] * len(raw), dtype=object)
     else:
-        unit_id = pd.Series(
-            [f"{i}|{g}|{a}" for i, g, a in zip(ids, raw["Level 1"], raw["Area"], strict=True)]
-        )
+        unit_id = ids + "|" + raw["Level 1"] + "|" + raw["Area"]
         unit_name = raw["Area"]
         parent = raw["Level 1"].replace("", None)
     month_grained = (start.dt.day == 1) & end.dt.is_month_end

@@ -24,6 +24,11 @@
 -- 6. Verdict: no_official_figure (nothing known on the date); consistent; matches_other_period
 --    (only the other period of the same analysis fits); outdated (only an older vintage fits);
 --    understates (official figure above the interval); overstates (below it).
+--
+-- How it runs fast on 10^7 figures and 10^4 claims: candidates are read from figures_stored
+-- (the storage of the figures view), named by their row id; each choice is an aggregate (a
+-- struct's min or max compares its fields in order, so the fields after the ordering ones come
+-- along with the chosen figure); and the figures shown are read back by row id at the end.
 create or replace macro claim_checks_at(as_of) as table
 with claim as (
     select
@@ -50,74 +55,125 @@ with claim as (
     from press_claims c
     join metrics m using (metric)
 ),
-candidate as (
+candidate as not materialized (
+    -- 2. Candidate figures.
     select
-        c.claim_id,
-        c.reference_date,
-        c.claim_low,
-        c.claim_high,
-        c.tolerance_used,
-        f.*,
-        case
-            when c.reference_date between f.period_start and f.period_end then 0
-            when f.period_end < c.reference_date then 1
-            else 2
-        end as timing,
-        case f.source when 'ipc_api' then 1 when 'ipc_hdx' then 2 when 'hapi' then 3 else 1 end
-            as source_rank
-    from claim c
-    join figures f
-        on f.metric = c.metric and f.geo = c.geo and f.area is not distinct from c.area
-    where f.published_on <= as_of
-      and (c.period_kind = 'any' or f.period_kind in (c.period_kind, 'observed'))
+        claim_id,
+        reference_date,
+        source,
+        published_on,
+        -- 3. The order of the periods of a vintage: timing, then period_order; the row id
+        --    breaks ties. 5. fits: the figure lies within the claim.
+        {
+            timing: timing,
+            period_order: case timing
+                when 0 then -epoch(period_start)
+                when 1 then -epoch(period_end)
+                else epoch(period_start)
+            end,
+            figure: figure,
+            period_kind: period_kind,
+            fits: fits
+        } as period
+    from (
+        select
+            c.claim_id,
+            c.reference_date,
+            f.rowid as figure,
+            f.source,
+            f.published_on,
+            f.period_kind,
+            f.period_start,
+            f.period_end,
+            case
+                when c.reference_date between f.period_start and f.period_end then 0
+                when f.period_end < c.reference_date then 1
+                else 2
+            end as timing,
+            abs(f.value - least(greatest(f.value, c.claim_low), c.claim_high))
+                <= case when f.unit = 'share' then c.tolerance_used
+                        else c.tolerance_used * abs(f.value) end
+                as fits
+        from claim c
+        join figures_stored f
+            on f.metric = c.metric and f.geo = c.geo and f.area is not distinct from c.area
+        where f.published_on <= as_of
+          and (c.period_kind = 'any' or f.period_kind in (c.period_kind, 'observed'))
+    )
 ),
-ranked as (
+vintage as (
+    -- 3. One figure per vintage: its first period.
     select
-        *,
-        row_number() over (
-            partition by claim_id, source, published_on
-            order by timing,
-                case timing
-                    when 0 then -epoch(period_start)
-                    when 1 then -epoch(period_end)
-                    else epoch(period_start)
-                end
-        ) as period_rank,
-        abs(value - least(greatest(value, claim_low), claim_high))
-            <= case when unit = 'share' then tolerance_used else tolerance_used * abs(value) end
-            as fits
+        claim_id,
+        any_value(reference_date) as reference_date,
+        source,
+        published_on,
+        case source when 'ipc_api' then 1 when 'ipc_hdx' then 2 when 'hapi' then 3 else 1 end
+            as source_rank,
+        min(period) as period
     from candidate
+    group by claim_id, source, published_on
 ),
-applicable as (
-    select * from ranked where period_rank = 1
+pick as (
+    -- 4. The vintage known on the claim's date: the last by published_on, then source rank,
+    --    then the period in force. The newest figure: a period in force (the latest
+    --    published), else one that has ended (the latest published), else the first to start.
+    --    And the vintages that fit, for older_fit.
+    select
+        claim_id,
+        max({
+            published_on: published_on,
+            source_rank: -source_rank,
+            timing: -period.timing,
+            figure: period.figure,
+            source: source,
+            period_kind: period.period_kind,
+            fits: period.fits
+        }) filter (where published_on <= reference_date) as known,
+        min({
+            timing: period.timing,
+            start_or_age: case period.timing
+                when 2 then period.period_order
+                else -epoch(published_on)
+            end,
+            source_rank: source_rank,
+            figure: period.figure
+        }) as newest,
+        list({published_on: published_on, figure: period.figure}) filter (where period.fits)
+            as fitting
+    from vintage
+    group by claim_id
 ),
-known as (
-    select * from applicable
-    where published_on <= reference_date
-    qualify row_number() over (
-        partition by claim_id order by published_on desc, source_rank, timing
-    ) = 1
+picked as (
+    select
+        claim_id,
+        known,
+        newest,
+        -- 6. The last vintage before the known one that fits: the claim is outdated.
+        list_max(list_filter(fitting, lambda f: f.published_on < known.published_on))
+            as older_fit
+    from pick
 ),
 other_period as (
-    select r.* from ranked r
-    join known k using (claim_id, source, published_on)
-    where r.period_kind in ('current', 'projection') and r.period_kind <> k.period_kind
-    qualify row_number() over (partition by r.claim_id order by r.period_rank) = 1
+    -- 4. The other period of the known vintage: its first period of the other kind.
+    select c.claim_id, min(c.period) as period
+    from candidate c
+    join picked p
+        on c.claim_id = p.claim_id and c.source = p.known.source
+       and c.published_on = p.known.published_on
+    where c.period.period_kind in ('current', 'projection')
+      and c.period.period_kind <> p.known.period_kind
+    group by c.claim_id
 ),
-older_fit as (
-    select a.* from applicable a
-    join known k using (claim_id)
-    where a.published_on < k.published_on and a.fits
-    qualify row_number() over (partition by a.claim_id order by a.published_on desc) = 1
-),
-newest as (
-    select * from applicable
-    qualify row_number() over (
-        partition by claim_id
-        order by timing,
-            case when timing = 2 then epoch(period_start) else -epoch(published_on) end,
-            source_rank
-    ) = 1
+shown as (
+    select rowid as figure, *
+    from figures_stored
+    where rowid in (
+        select known.figure from picked
+        union all select period.figure from other_period
+        union all select older_fit.figure from picked
+        union all select newest.figure from picked
+    )
 )
 select
     c.claim_id,
@@ -141,46 +197,48 @@ select
     c.reference_date,
     c.period_kind as claim_period_kind,
     case
-        when k.claim_id is null then 'no_official_figure'
-        when k.fits then 'consistent'
-        when o.fits then 'matches_other_period'
-        when d.claim_id is not null then 'outdated'
-        when k.value > c.claim_high then 'understates'
+        when p.known is null then 'no_official_figure'
+        when p.known.fits then 'consistent'
+        when o.period.fits then 'matches_other_period'
+        when p.older_fit is not null then 'outdated'
+        when kf.value > c.claim_high then 'understates'
         else 'overstates'
     end as verdict,
-    k.value as official_value,
-    k.value - c.value as difference,
-    (k.value - c.value) / nullif(k.value, 0) as relative_difference,
-    date_diff('day', k.published_on, c.reference_date) as day_gap,
-    k.period_kind as official_period_kind,
-    k.period_start as official_period_start,
-    k.period_end as official_period_end,
-    k.published_on as official_published_on,
-    k.source as official_source,
-    k.dataset_ref as official_dataset_ref,
-    k.url as official_url,
-    k.fetch_id as official_fetch_id,
-    k.caveat as official_caveat,
-    o.value as other_period_value,
-    o.period_kind as other_period_kind,
-    o.period_start as other_period_start,
-    o.period_end as other_period_end,
-    d.value as older_fitting_value,
-    d.published_on as older_fitting_published_on,
-    d.dataset_ref as older_fitting_dataset_ref,
-    n.value as newest_value,
-    n.period_start as newest_period_start,
-    n.period_end as newest_period_end,
-    n.published_on as newest_published_on,
-    n.source as newest_source,
-    n.dataset_ref as newest_dataset_ref,
-    n.url as newest_url,
+    kf.value as official_value,
+    kf.value - c.value as difference,
+    (kf.value - c.value) / nullif(kf.value, 0) as relative_difference,
+    date_diff('day', kf.published_on, c.reference_date) as day_gap,
+    kf.period_kind as official_period_kind,
+    kf.period_start as official_period_start,
+    kf.period_end as official_period_end,
+    kf.published_on as official_published_on,
+    kf.source as official_source,
+    kf.dataset_ref as official_dataset_ref,
+    kf.url as official_url,
+    kf.fetch_id as official_fetch_id,
+    kf.caveat as official_caveat,
+    of.value as other_period_value,
+    of.period_kind as other_period_kind,
+    of.period_start as other_period_start,
+    of.period_end as other_period_end,
+    df.value as older_fitting_value,
+    df.published_on as older_fitting_published_on,
+    df.dataset_ref as older_fitting_dataset_ref,
+    nf.value as newest_value,
+    nf.period_start as newest_period_start,
+    nf.period_end as newest_period_end,
+    nf.published_on as newest_published_on,
+    nf.source as newest_source,
+    nf.dataset_ref as newest_dataset_ref,
+    nf.url as newest_url,
     c.file as claims_file,
     c.line as claims_line
 from claim c
-left join known k using (claim_id)
+left join picked p using (claim_id)
 left join other_period o using (claim_id)
-left join older_fit d using (claim_id)
-left join newest n using (claim_id);
+left join shown kf on kf.figure = p.known.figure
+left join shown of on of.figure = o.period.figure
+left join shown df on df.figure = p.older_fit.figure
+left join shown nf on nf.figure = p.newest.figure;
 
 create or replace view claim_checks as select * from claim_checks_at(current_date);

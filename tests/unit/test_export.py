@@ -438,16 +438,16 @@ def test_export_all_replaces_an_earlier_export_and_nothing_else(con, tmp_path):
 
 
 def test_a_failed_export_leaves_the_earlier_one_and_no_half_directory(con, warehouse, tmp_path):
-    """A copy of the warehouse whose figures view cannot be read (the fetches table it joins
-    is gone): the tables before it are written, then the export fails, and the directory
-    still holds the earlier export, with no temporary directory left beside it."""
+    """A copy of the warehouse whose figures view cannot be read (the table it reads, its
+    storage, is gone): the tables before it are written, then the export fails, and the
+    directory still holds the earlier export, with no temporary directory left beside it."""
     directory = tmp_path / "export"
     export_all(con, directory)
     before = sorted(p.relative_to(directory) for p in directory.rglob("*"))
     broken = tmp_path / "broken.duckdb"
     shutil.copyfile(warehouse, broken)
     with duckdb.connect(str(broken)) as writable:
-        writable.execute("drop table fetches")
+        writable.execute("drop table figures_stored")
     with duckdb.connect(str(broken), read_only=True) as damaged:
         with pytest.raises(ExportError, match="exporting figures failed"):
             export_all(damaged, directory)

@@ -1,6 +1,5 @@
-"""Staged tables (aggregator.staging): the IPC payloads of tests/unit/test_ipc_parse.py parsed
-into Parquet chunk files with a chunk size small enough to spread the analyses over several
-chunks, then validated and published as the pipeline does."""
+"""Staged tables (aggregator.staging): the IPC payloads of tests/unit/test_ipc_parse.py as a
+DuckDB query over the raw answers, loaded into a real warehouse file and checked there."""
 
 from __future__ import annotations
 
@@ -10,13 +9,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from aggregator import staging, warehouse
+from aggregator import warehouse
 from aggregator.config import HttpSettings
 from aggregator.connectors import ipc
 from aggregator.http import Fetcher, make_client
 from aggregator.pipeline import FETCH_COLUMNS
 from aggregator.raw import RawStore
-from aggregator.validate import validate
+from aggregator.staging import CastFailed
+from aggregator.validate import REJECT_COLUMNS, validate, validate_text
 from schemas.ipc_phases import KEY
 from tests.unit.test_ipc_parse import AF_EAST_2017, BASE, GAZA_MAY_2024, LISTING, _serve
 
@@ -26,14 +26,12 @@ RUN = {
     "started_at": pd.Timestamp("2024-06-26", tz="UTC"),
     "finished_at": pd.Timestamp("2024-06-26", tz="UTC"),
     "outcome": "published",
-    "rows": 0,
-    "warnings": 0,
-    "rejected": 0,
     "requests": 3,
     "not_modified": 0,
     "message": None,
     "mode": "replay",
 }
+ORDER = ["check_name", "row_number", "row_key", "value"]
 
 
 def _stage(tmp_path: Path, populations: dict) -> dict:
@@ -45,59 +43,115 @@ def _stage(tmp_path: Path, populations: dict) -> dict:
         return ipc.extract(fetcher, BASE, None, sorted(populations), stage=tmp_path / "stage")
 
 
-@pytest.fixture
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(staging, "CHUNK_ROWS", 20)
-
-
-def test_each_chunk_holds_whole_analyses(tmp_path, small_chunks):
-    staged = _stage(tmp_path, {"AF": [AF_EAST_2017], "PS": [GAZA_MAY_2024]})["ipc_phases"]
-    assert staged.rows == 27 + 56 and len(staged.files) > 2
-    chunks = [set(frame["analysis_id"]) for frame in staged.frames()]
-    seen = [a for ids in chunks for a in ids]
-    assert sorted(seen) == ["12166797", "90000001"]  # no analysis split across chunks
-    whole = staged.frame()
-    assert len(whole) == staged.rows and not whole.duplicated(KEY).any()
-    assert list(whole.index) == list(range(staged.rows))  # row numbers across the chunks
-
-
-def test_chunked_validation_equals_whole_frame_validation(tmp_path, small_chunks):
-    """A phase total that misses its parts gives the same warning, on the same row, chunked
-    or not; a blocking failure in one chunk fails the whole staged table."""
-    off = {**GAZA_MAY_2024, "estimated_population": 2_500_000}
-    staged = _stage(tmp_path, {"AF": [AF_EAST_2017], "PS": [off]})["ipc_phases"]
-    chunked = validate("ipc_phases", staged, run_id="t", source="ipc_api")
-    whole = validate("ipc_phases", staged.frame(), run_id="t", source="ipc_api")
-    assert chunked.data is staged and whole.data is not None
-    columns = ["check_name", "row_number", "row_key", "value"]
-    ordered = lambda r: r[columns].sort_values(columns).reset_index(drop=True)  # noqa: E731
-    pd.testing.assert_frame_equal(ordered(chunked.rejects), ordered(whole.rejects))
-    assert "phases_1_to_5_add_up_to_all" in set(chunked.rejects["check_name"])
-
-    negative = {**AF_EAST_2017, "p3plus": -5}
-    broken = _stage(tmp_path / "b", {"AF": [negative], "PS": [GAZA_MAY_2024]})["ipc_phases"]
-    failed = validate("ipc_phases", broken, run_id="t", source="ipc_api")
-    assert failed.data is None
-    errors = failed.rejects[failed.rejects["severity"] == "error"]
-    assert list(errors["value"]) == ["-5"] and list(errors["column_name"]) == ["population"]
-
-
-def test_staged_rows_publish_as_they_were_staged(tmp_path, small_chunks):
-    tables = _stage(tmp_path, {"AF": [AF_EAST_2017], "PS": [GAZA_MAY_2024]})
+def _publish(tmp_path: Path, tables: dict) -> tuple[Path, warehouse.Published]:
     target = tmp_path / "warehouse.duckdb"
     warehouse.prepare(target)
     analyses = validate("ipc_analyses", tables["ipc_analyses"], run_id="r1", source="ipc_api")
-    warehouse.publish(
+    published = warehouse.publish(
         target,
         facts={"ipc_analyses": analyses.data, "ipc_phases": tables["ipc_phases"]},
         run=RUN,
         fetches=pd.DataFrame(columns=FETCH_COLUMNS),
         rejects=analyses.rejects,
     )
+    return target, published
+
+
+def _ordered(rejects: pd.DataFrame) -> pd.DataFrame:
+    return rejects[ORDER].astype(str).sort_values(ORDER).reset_index(drop=True)
+
+
+def test_staged_rows_publish_as_they_were_staged(tmp_path):
+    tables = _stage(tmp_path, {"AF": [AF_EAST_2017], "PS": [GAZA_MAY_2024]})
+    staged = tables["ipc_phases"]
+    assert staged.vintages == ("12166797", "90000001")
+    target, published = _publish(tmp_path, tables)
+    assert published.rows["ipc_phases"] == 27 + 56
     with duckdb.connect(str(target), read_only=True) as con:
-        published = con.sql("select * from ipc_phases").df()
-    staged = tables["ipc_phases"].frame().reset_index(drop=True)
+        stored = con.sql("select * from ipc_phases").df()
+        run = con.sql("select rows, warnings, rejected from runs").fetchall()
+    frame = staged.frame()
+    assert list(frame.index) == list(range(len(frame)))  # row numbers in key order
     order = lambda f: f.sort_values(KEY).reset_index(drop=True)  # noqa: E731
     pd.testing.assert_frame_equal(
-        order(published), order(staged), check_dtype=False, check_index_type=False
+        order(stored), order(frame), check_dtype=False, check_index_type=False
     )
+    whole = validate("ipc_phases", frame, run_id="r1", source="ipc_api")
+    assert run == [(27 + 56 + 2, whole.warnings, 0)]  # the recorded figures' own rounding
+    assert whole.warnings > 0
+
+
+def test_loaded_rows_get_the_warnings_of_the_whole_frame(tmp_path):
+    """A phase total that misses its parts: the SQL screen flags its analysis and pandera
+    gives the same warning, on the same row number and key, as on the whole frame."""
+    off = {**GAZA_MAY_2024, "estimated_population": 2_500_000}
+    tables = _stage(tmp_path, {"AF": [AF_EAST_2017], "PS": [off]})
+    whole = validate("ipc_phases", tables["ipc_phases"].frame(), run_id="r1", source="ipc_api")
+    target, published = _publish(tmp_path, tables)
+    loaded = published.rejects[published.rejects["table_name"] == "ipc_phases"]
+    assert "phases_1_to_5_add_up_to_all" in set(loaded["check_name"])
+    pd.testing.assert_frame_equal(_ordered(loaded), _ordered(whole.rejects))
+    with duckdb.connect(str(target), read_only=True) as con:
+        stored = con.sql("select check_name, row_key from rejects").df()
+    assert len(stored) == len(loaded)
+    off_total = stored[stored["row_key"].str.contains("analysis_id=90000001, level=national")]
+    assert "phases_1_to_5_add_up_to_all" in set(off_total["check_name"])
+
+
+def test_loaded_rows_failing_a_blocking_check_write_nothing(tmp_path):
+    target, _ = _publish(tmp_path / "a", _stage(tmp_path / "a", {"PS": [GAZA_MAY_2024]}))
+    negative = {**AF_EAST_2017, "p3plus": -5}
+    tables = _stage(tmp_path, {"AF": [negative], "PS": [GAZA_MAY_2024]})
+    analyses = validate("ipc_analyses", tables["ipc_analyses"], run_id="r2", source="ipc_api")
+    with duckdb.connect(str(target), read_only=True) as con:
+        before = con.sql("select * from ipc_phases order by all").fetchall()
+    with pytest.raises(warehouse.Refused, match=r"ipc_phases: 1 failure case") as refused:
+        warehouse.publish(
+            target,
+            facts={"ipc_analyses": analyses.data, "ipc_phases": tables["ipc_phases"]},
+            run=RUN | {"run_id": "r2"},
+            fetches=pd.DataFrame(columns=FETCH_COLUMNS),
+            rejects=analyses.rejects,
+        )
+    (check,) = refused.value.checks
+    errors = check.rejects[check.rejects["severity"] == "error"]
+    assert list(errors["value"]) == ["-5"] and list(errors["column_name"]) == ["population"]
+    assert "analysis_id=12166797" in errors.iloc[0]["row_key"]
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.sql("select * from ipc_phases order by all").fetchall() == before
+        assert con.sql("select run_id from runs").fetchall() == [("r1",)]
+
+
+def test_a_value_that_does_not_cast_is_named_from_the_text_rows(tmp_path):
+    tables = _stage(tmp_path, {"AF": [AF_EAST_2017], "PS": [{**GAZA_MAY_2024, "p3plus": "n/a"}]})
+    with pytest.raises(CastFailed, match="n/a"):
+        _publish(tmp_path, tables)
+    checked = validate_text(tables["ipc_phases"], "cast", run_id="r1", source="ipc_api")
+    assert checked.data is None and list(checked.rejects.columns) == REJECT_COLUMNS
+    named = checked.rejects[checked.rejects["value"] == "n/a"]
+    assert set(named["column_name"]) == {"population"}
+    assert "analysis_id=90000001" in named.iloc[0]["row_key"]
+    text = tables["ipc_phases"].frame()  # the rows as text, numbered as the checks number them
+    assert text.loc[named.iloc[0]["row_number"], "population"] == "n/a"
+
+
+def test_only_the_rows_just_loaded_are_checked(tmp_path):
+    """A second publish of another analysis of the same source: the analysis already in the
+    table (with warnings of its own) is neither checked again nor reported again."""
+    target, first = _publish(tmp_path / "a", _stage(tmp_path / "a", {"AF": [AF_EAST_2017]}))
+    assert first.rejects["row_key"].str.contains("analysis_id=12166797").any()
+    off = {**GAZA_MAY_2024, "estimated_population": 2_500_000}
+    tables = _stage(tmp_path / "b", {"PS": [off]})
+    analyses = validate("ipc_analyses", tables["ipc_analyses"], run_id="r2", source="ipc_api")
+    second = warehouse.publish(
+        target,
+        facts={"ipc_analyses": analyses.data, "ipc_phases": tables["ipc_phases"]},
+        run=RUN | {"run_id": "r2"},
+        fetches=pd.DataFrame(columns=FETCH_COLUMNS),
+        rejects=analyses.rejects,
+    )
+    keys = second.rejects["row_key"]
+    assert len(keys) and keys.str.contains("analysis_id=90000001").all()
+    with duckdb.connect(str(target), read_only=True) as con:
+        analyses_held = con.sql("select distinct analysis_id from ipc_phases order by 1").fetchall()
+    assert analyses_held == [("12166797",), ("90000001",)]
