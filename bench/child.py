@@ -1,6 +1,6 @@
 """One in-process job in a fresh Python process: ``python -m bench.child JOB RESULT``.
 
-JOB is a JSON object naming the kind of work and its arguments. The modules the job needs are
+JOB is a file holding a JSON object naming the kind of work and its arguments. The modules the job needs are
 imported first; then only the job itself is timed (wall and CPU from getrusage of the whole
 process, so DuckDB's threads count). The result, written as JSON to RESULT, holds wall, cpu,
 the process's peak RSS (ru_maxrss, MB) and what the job reports about its work.
@@ -183,7 +183,7 @@ KINDS = {
 
 
 def main() -> None:
-    job, result = json.loads(sys.argv[1]), Path(sys.argv[2])
+    job, result = json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2])
     work = KINDS[job["kind"]](job)
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()

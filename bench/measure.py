@@ -186,9 +186,11 @@ def run_child(job: dict, env: dict[str, str], *, cap: int | None = None) -> Samp
     """One in-process job (bench/child.py) in a fresh Python process: the job's own wall and
     CPU time, and the peak RSS of that process."""
     with tempfile.TemporaryDirectory(prefix="bench-child-") as folder:
-        result = Path(folder) / "result.json"
+        result, spec = Path(folder) / "result.json", Path(folder) / "job.json"
+        # A job can list thousands of files (FTS pages): too long for a command line.
+        spec.write_text(json.dumps(job))
         run_process(
-            [sys.executable, "-m", "bench.child", json.dumps(job), str(result)],
+            [sys.executable, "-m", "bench.child", str(spec), str(result)],
             {**env, "PYTHONPATH": str(ROOT)},
             cap=cap,
         )
