@@ -35,8 +35,8 @@ from schemas import TABLES, Table
 from schemas.metrics import METRICS
 
 METRICS_FRAME = pd.DataFrame(
-    [(m.id, m.unit, m.kind, m.tolerance, m.description) for m in METRICS.values()],
-    columns=["metric", "unit", "kind", "tolerance", "description"],
+    [(m.id, m.unit, m.kind, m.tolerance, m.description, m.ipc_phase) for m in METRICS.values()],
+    columns=["metric", "unit", "kind", "tolerance", "description", "ipc_phase"],
 )
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.fields import field
+from schemas.fields import IPC_PHASES, field
 
 UNITS = ("people", "share", "usd", "trucks_per_day", "trucks")
 KINDS = ("stock", "flow", "share")
@@ -26,6 +26,9 @@ class Metric:
     kind: str
     tolerance: float
     description: str
+    # The ipc_phases phase whose population (unit people) or fraction (unit share) the metric
+    # is: how IPC rows become figures, and how claims find them.
+    ipc_phase: str | None = None
 
 
 def _ipc() -> list[Metric]:
@@ -45,6 +48,7 @@ def _ipc() -> list[Metric]:
                 "stock",
                 0.05,
                 f"People in IPC Phase {phase} ({name}).",
+                phase,
             )
         )
         out.append(
@@ -54,6 +58,7 @@ def _ipc() -> list[Metric]:
                 "share",
                 0.05,
                 f"Share of the analysed population in IPC Phase {phase}.",
+                phase,
             )
         )
     out += [
@@ -63,6 +68,7 @@ def _ipc() -> list[Metric]:
             "stock",
             0.05,
             "People in IPC Phase 3 or above (Crisis or worse).",
+            "3+",
         ),
         Metric(
             "ipc.phase3plus.share",
@@ -70,6 +76,7 @@ def _ipc() -> list[Metric]:
             "share",
             0.05,
             "Share of the analysed population in IPC Phase 3 or above.",
+            "3+",
         ),
         Metric(
             "ipc.analysed.people",
@@ -77,6 +84,7 @@ def _ipc() -> list[Metric]:
             "stock",
             0.05,
             "Population covered by the IPC analysis.",
+            "all",
         ),
     ]
     return out
@@ -192,6 +200,12 @@ class MetricsTable(pa.DataFrameModel):
         "Default tolerance: relative for counts and money, absolute for shares.", ge=0
     )
     description: Series[str] = field("What the metric counts.")
+    ipc_phase: Series[str] = field(
+        "For IPC metrics, the ipc_phases phase they read (its population, or its fraction for "
+        "a share); empty for the others.",
+        isin=IPC_PHASES,
+        nullable=True,
+    )
 
     class Config:
         strict = True

@@ -4,64 +4,72 @@
 -- area is empty for the whole of what the source covers (MoH and UNRWA count the Gaza Strip).
 -- url is the document a curated figure was read from, else the download it came from.
 --
--- figures_of(src) works out the figures of one source (of every source when src is null).
--- They are stored rather than worked out on each read, so that claim checks match claims
--- against 10^7 figures in well under a second: a publish replaces its source's rows of
--- figures_stored in the transaction that replaces its fact tables, and a refresh rebuilds
--- them all when this SQL has changed (aggregator/warehouse.py store_figures). Analysts query
--- the figures view; figures_stored is its storage.
+-- IPC figures come from ipc_phases, the largest table by far (10^7 rows is within reach):
+-- each row gives the people of its phase and, but for 'all', their share, under the metric
+-- whose ipc_phase it is (schemas/metrics.py). They are worked out on read (ipc_figures):
+-- storing them would write the table a second time at every publish. The figures of the other
+-- sources are few; they are stored (figures_stored) so that claim checks read them as a
+-- table: a publish replaces its source's rows in the transaction that replaces its fact
+-- tables, and a refresh rebuilds them all when this SQL has changed (aggregator/warehouse.py
+-- store_figures). Analysts query the figures view, which holds both.
+--
+-- The ipc_* macros turn an ipc_phases row into a figure; claim_checks uses them too, to join
+-- claims to ipc_phases directly (aggregator/sql/30_claim_checks.sql).
+create or replace macro ipc_area(level, unit_name) as
+    case when level = 'national' then null else unit_name end;
+create or replace macro ipc_period_kind(period) as
+    case period when 'current' then 'current' else 'projection' end;
+create or replace macro ipc_value(unit, population, fraction) as
+    case unit when 'people' then population::double else fraction end;
+-- An analysis is released when IPC created its record (its analysis month when unknown).
+create or replace macro ipc_released(created, analysis_date) as coalesce(created, analysis_date);
+
+create or replace view ipc_figures as
+select
+    m.metric,
+    p.country_iso3 as geo,
+    ipc_area(p.level, p.unit_name) as area,
+    p.period_start,
+    p.period_end,
+    ipc_period_kind(p.period) as period_kind,
+    ipc_value(m.unit, p.population, p.fraction) as value,
+    m.unit,
+    ipc_released(a.created, a.analysis_date) as published_on,
+    p.source,
+    'ipc:' || p.analysis_id || ':' || p.period as dataset_ref,
+    p.fetch_id,
+    case when p.period_granularity = 'month'
+         then 'IPC gives months only: period dates are the first and last day of those months' end
+        as caveat,
+    x.url,
+    p.rowid as phases_row
+from ipc_phases p
+join ipc_analyses a using (source, analysis_id)
+join metrics m on m.ipc_phase = p.phase
+left join fetches x on x.fetch_id = p.fetch_id
+where ipc_value(m.unit, p.population, p.fraction) is not null;
+
+-- figures_of(src): the stored figures of one source (of every source when src is null).
 create or replace macro figures_of(src) as table
--- Read once per branch (the people and the shares) rather than kept whole between them.
-with ipc as not materialized (
-    select p.*, coalesce(a.created, a.analysis_date) as released
-    from ipc_phases p join ipc_analyses a using (source, analysis_id)
-    where src is null or source = src
-),
-official as (
-    select
-        case phase when 'all' then 'ipc.analysed.people' when '3+' then 'ipc.phase3plus.people'
-             else 'ipc.phase' || phase || '.people' end as metric,
-        country_iso3 as geo,
-        case when level = 'national' then null else unit_name end as area,
-        period_start, period_end,
-        case period when 'current' then 'current' else 'projection' end as period_kind,
-        population::double as value,
-        'people' as unit,
-        released as published_on,
-        source,
-        'ipc:' || analysis_id || ':' || period as dataset_ref,
-        fetch_id,
-        case when period_granularity = 'month'
-             then 'IPC gives months only: period dates are the first and last day of those months' end as caveat
-    from ipc
-    union all
-    select
-        case phase when '3+' then 'ipc.phase3plus.share' else 'ipc.phase' || phase || '.share' end,
-        country_iso3,
-        case when level = 'national' then null else unit_name end,
-        period_start, period_end,
-        case period when 'current' then 'current' else 'projection' end,
-        fraction,
-        'share',
-        released,
-        source,
-        'ipc:' || analysis_id || ':' || period,
-        fetch_id,
-        case when period_granularity = 'month'
-             then 'IPC gives months only: period dates are the first and last day of those months' end
-    from ipc
-    where phase <> 'all' and fraction is not null
-    union all
+with official as (
     -- HDX HAPI food security: the same IPC figures as served by HAPI (national rows).
     select
-        case ipc_phase when 'all' then 'ipc.analysed.people' when '3+' then 'ipc.phase3plus.people'
-             else 'ipc.phase' || ipc_phase || '.people' end,
-        location_code, null, reference_period_start, reference_period_end,
-        case ipc_type when 'current' then 'current' else 'projection' end,
-        population_in_phase::double, 'people',
-        reference_period_start, source, 'hapi:food-security:' || resource_hdx_id, fetch_id,
+        m.metric,
+        location_code as geo,
+        null as area,
+        reference_period_start as period_start,
+        reference_period_end as period_end,
+        ipc_period_kind(ipc_type) as period_kind,
+        population_in_phase::double as value,
+        'people' as unit,
+        reference_period_start as published_on,
+        source,
+        'hapi:food-security:' || resource_hdx_id as dataset_ref,
+        fetch_id,
         'HAPI serves no release date: published_on is the start of the reference period'
-    from hapi_food_security
+            as caveat
+    from hapi_food_security h
+    join metrics m on m.ipc_phase = h.ipc_phase and m.unit = 'people'
     where admin_level = 0 and (src is null or source = src)
     union all
     select 'needs.people_in_need', location_code, null, reference_period_start, reference_period_end,
@@ -122,4 +130,7 @@ left join reference_figures r
 
 create table if not exists figures_stored as select * from figures_of(null) with no data;
 
-create or replace view figures as select * from figures_stored;
+create or replace view figures as
+select * from figures_stored
+union all
+select * exclude (phases_row) from ipc_figures;
