@@ -73,26 +73,31 @@ def row_failures(table: Table) -> list[str] | None:
     return conditions
 
 
-def flagged_vintages(
-    con: duckdb.DuckDBPyConnection, table: Table, relation: str, *, warnings: bool
-) -> list[Any]:
-    """The vintages of the rows of ``relation`` (SQL naming the loaded rows) that the blocking
-    checks, or with ``warnings`` the warning checks, may fail."""
+# The name under which a table's screens hold the SQL twin of its key's uniqueness check.
+UNIQUE = "unique"
+
+
+def flagged_vintages(con: duckdb.DuckDBPyConnection, table: Table, relation: str) -> list[Any]:
+    """The vintages of the rows of ``relation`` (SQL naming the loaded rows) that a blocking
+    or a warning check may fail, found by one query."""
     vintage = f'"{table.replace_by}"'
     everything = f"select distinct {vintage} from {relation}"
-    model = table.warnings if warnings else table.model
-    declared = [check.name for check in model.to_schema().checks]
-    if any(name not in table.screens for name in declared):
+    models = [table.model, *([table.warnings] if table.warnings is not None else [])]
+    declared = [check.name for model in models for check in model.to_schema().checks]
+    conditions = row_failures(table)
+    if conditions is None or any(name not in table.screens for name in declared):
         return _column(con, everything)
-    # Checks that share one screen (two sums over the same groups) run it once.
-    queries = list(dict.fromkeys(table.screens[n].replace("{loaded}", relation) for n in declared))
-    if not warnings:
-        conditions = row_failures(table)
-        if conditions is None:
-            return _column(con, everything)
-        if conditions:
-            queries.append(f"select {vintage} from {relation} where " + " or ".join(conditions))
-        queries += _duplicates(con, table, relation)
+    # Checks that share one screen (sums over the same groups) run it once.
+    queries = [table.screens[name] for name in declared]
+    if conditions:
+        queries.append(f"select {vintage} from {relation} where " + " or ".join(conditions))
+    if table.model.to_schema().unique:
+        queries += (
+            [table.screens[UNIQUE]]
+            if UNIQUE in table.screens
+            else _duplicates(con, table, relation)
+        )
+    queries = list(dict.fromkeys(q.replace("{loaded}", relation) for q in queries))
     if not queries:
         return []
     return _column(con, " union ".join(f"({q})" for q in queries))
@@ -101,8 +106,6 @@ def flagged_vintages(
 def _duplicates(con: duckdb.DuckDBPyConnection, table: Table, relation: str) -> list[str]:
     """The query of vintages with a repeated key, when a cheap count says there may be one."""
     key = table.model.to_schema().unique
-    if not key:
-        return []
     columns = ", ".join(f'"{c}"' for c in key)
     # Distinct hashes fall short of the row count when a key repeats (or, rarely, two keys
     # collide): only then is the exact grouping worth its cost.

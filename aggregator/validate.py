@@ -77,9 +77,7 @@ def validate_loaded(
 ) -> Validation:
     """The checks of ``table`` on the rows that the SQL ``loaded`` names in ``con``."""
     spec = TABLES[table]
-    suspects = set(flagged_vintages(con, spec, loaded, warnings=False))
-    if spec.warnings is not None:
-        suspects |= set(flagged_vintages(con, spec, loaded, warnings=True))
+    suspects = flagged_vintages(con, spec, loaded)
     if not suspects:
         return Validation(table, loaded, _empty())
     columns = ", ".join(f'"{c}"' for c in columns_of(spec))

@@ -41,7 +41,8 @@ class Table:
     check_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # For tables loaded by DuckDB (aggregator.staging): each of the model's and the warnings'
     # own checks as SQL over the rows ``{loaded}``, selecting the ``replace_by`` values of the
-    # rows that may fail it (aggregator.screen).
+    # rows that may fail it (aggregator.screen); under "unique", that of the key's uniqueness
+    # (else a generic one runs).
     screens: dict[str, str] = field(default_factory=dict)
 
     @property

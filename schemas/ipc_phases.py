@@ -177,18 +177,23 @@ _PHASE_SUMS = ", ".join(
     f"sum(population) filter (phase = '{p}') as sum_{n}, count(*) filter (phase = '{p}') as n_{n}"
     for p, n in _LABELS.items()
 )
-_ADD_UP = f"""
+# A phase counted twice in a unit-period is a repeated key: the same grouping finds both.
+_REPEATED = " or ".join(f"n_{n} > 1" for n in _LABELS.values())
+_UNIT_PERIODS = f"""
     select analysis_id from (
         select analysis_id, {_PHASE_SUMS} from {{loaded}}
         group by {", ".join(GROUP)}
     )
     where {_misses("all", ["1", "2", "3", "4", "5"])} or {_misses("3p", ["3", "4", "5"])}
+       or {_REPEATED}
 """
-# The SQL twins of this module's checks (aggregator.screen): the analyses where each may fail.
+# The SQL twins of this module's checks and of the key's uniqueness (aggregator.screen): the
+# analyses where each may fail. Phases outside the labels, or missing, fail a column check.
 SCREENS = {
     "period_start_not_after_end": "select analysis_id from {loaded} where period_start > period_end",
-    "phases_1_to_5_add_up_to_all": _ADD_UP,
-    "phase_3plus_equals_3_4_5": _ADD_UP,
+    "phases_1_to_5_add_up_to_all": _UNIT_PERIODS,
+    "phase_3plus_equals_3_4_5": _UNIT_PERIODS,
+    "unique": _UNIT_PERIODS,
     "national_equals_sum_of_areas": f"""
         select analysis_id from (
             select analysis_id,

@@ -15,6 +15,7 @@ import pytest
 from aggregator import warehouse
 from aggregator.ddl import columns_of
 from aggregator.errors import WarehouseError
+from schemas import TABLES
 from tests.unit.test_warehouse import (
     AF_EAST,
     GAZA,
@@ -26,7 +27,6 @@ from tests.unit.test_warehouse import (
     _query,
     _run,
 )
-from schemas import TABLES
 
 FIGURES = "select * from figures order by all"
 PSE_PHASE5 = (
@@ -168,7 +168,9 @@ def test_ipc_figures_are_worked_out_on_read_not_stored(wh):
 
 def test_stored_figures_follow_their_source(wh):
     """A publish of casualties stores its figures; the next publish replaces them whole."""
-    _publish(wh, "r1", {"casualties_daily": _casualties(("2024-03-21", 31988))}, source="casualties")
+    _publish(
+        wh, "r1", {"casualties_daily": _casualties(("2024-03-21", 31988))}, source="casualties"
+    )
     assert _query(wh, KILLED) == [(date(2024, 3, 21), 31988.0, "r1/casualties/1")]
     later = _casualties(("2024-03-21", 31988), ("2024-03-22", 32070), fetch_id="r2/casualties/1")
     _publish(wh, "r2", {"casualties_daily": later}, source="casualties")
@@ -183,7 +185,9 @@ def test_prepare_upgrades_a_warehouse_whose_figures_were_a_view(wh):
     """A warehouse of an earlier version (figures a view computed on read, no stored rows)
     gets the stored figures by the next refresh's prepare, and the same figures as before."""
     _publish(wh, "r1", _facts(GAZA))
-    _publish(wh, "r2", {"casualties_daily": _casualties(("2024-03-22", 32070))}, source="casualties")
+    _publish(
+        wh, "r2", {"casualties_daily": _casualties(("2024-03-22", 32070))}, source="casualties"
+    )
     with duckdb.connect(str(wh)) as con:
         con.execute("drop table figures_stored")
         con.execute("create or replace view figures as select * from figures_of(null)")
@@ -201,7 +205,9 @@ def test_prepare_upgrades_a_warehouse_whose_figures_were_a_view(wh):
 def test_prepare_rebuilds_figures_stored_by_other_sql(wh):
     """Stored figures made by other SQL (an older version) are rebuilt from the fact tables;
     made by this SQL, prepare leaves them as they are."""
-    _publish(wh, "r1", {"casualties_daily": _casualties(("2024-03-22", 32070))}, source="casualties")
+    _publish(
+        wh, "r1", {"casualties_daily": _casualties(("2024-03-22", 32070))}, source="casualties"
+    )
     with duckdb.connect(str(wh)) as con:
         # A fact row no publish stored: only a rebuild makes figures of it.
         con.execute("update casualties_daily set killed_cum = 1")

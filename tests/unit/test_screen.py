@@ -42,11 +42,7 @@ def _screened(frame: pd.DataFrame) -> set[str]:
         con.execute(f"create table loaded ({columns})")
         con.register("frame", frame)
         con.execute("insert into loaded by name select * from frame")
-        return {
-            v
-            for warnings in (False, True)
-            for v in screen.flagged_vintages(con, PHASES, "loaded", warnings=warnings)
-        }
+        return set(screen.flagged_vintages(con, PHASES, "loaded"))
 
 
 def _failing(frame: pd.DataFrame) -> set[str]:
@@ -126,7 +122,7 @@ def test_a_check_without_sql_form_flags_everything(rows):
     assert screen.row_failures(odd) is None
     with duckdb.connect() as con:
         con.register("loaded", rows[["analysis_id"]])
-        flagged = screen.flagged_vintages(con, odd, "loaded", warnings=False)
+        flagged = screen.flagged_vintages(con, odd, "loaded")
     assert set(flagged) == set(rows["analysis_id"])
 
 
