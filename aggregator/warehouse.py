@@ -104,8 +104,17 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Tables from the schemas (columns added when a model grows), then the views of sql/, and
-    the stored figures rebuilt from the fact tables when they are new or that SQL has changed."""
+    """Tables from the schemas (columns added when a model grows), the views of sql/ and the
+    metrics, with the stored figures rebuilt from the fact tables, unless the warehouse says it
+    was last brought up to exactly these (a scheduled refresh then spends no time on it)."""
+    views = [
+        view.read_text()
+        for view in sorted(resources.files("aggregator.sql").iterdir(), key=lambda p: p.name)
+        if view.name.endswith(".sql")
+    ]
+    layout = _layout(views)
+    if _stored_figures_comment(con) == layout:
+        return
     for table in TABLES.values():
         wanted = columns_of(table)
         existing = {
@@ -122,26 +131,25 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         for column, type_ in wanted.items():
             if column not in existing:
                 con.execute(f'alter table "{table.name}" add column "{column}" {type_}')
-    views = [
-        view.read_text()
-        for view in sorted(resources.files("aggregator.sql").iterdir(), key=lambda p: p.name)
-        if view.name.endswith(".sql")
-    ]
-    built_by = (
-        "rows of the figures view, by aggregator/sql sha256 "
-        + sha256("\n".join(views).encode()).hexdigest()
-    )
-    stale = _stored_figures_comment(con) != built_by
-    if stale:
-        # The new SQL may give other columns: sql/20_figures.sql makes the table again.
-        con.execute("drop table if exists figures_stored")
+    # The SQL may give other columns than before: sql/20_figures.sql makes the table again.
+    con.execute("drop table if exists figures_stored")
     for sql in views:
         con.execute(sql)
-    if stale:
-        store_figures(con)
-        con.execute(f"comment on table figures_stored is '{built_by}'")
+    store_figures(con)
     con.execute("delete from metrics")
     _append(con, "metrics", METRICS_FRAME)
+    con.execute(f"comment on table figures_stored is '{layout}'")
+
+
+def _layout(views: list[str]) -> str:
+    """What a warehouse brought up to the schemas, the SQL and the metrics of this version
+    records of them (on figures_stored, made last)."""
+    parts = [
+        *(f"{t.name}: {columns_of(t)}" for t in TABLES.values()),
+        *views,
+        METRICS_FRAME.to_csv(index=False),
+    ]
+    return "layout sha256 " + sha256("\n".join(parts).encode()).hexdigest()
 
 
 def _stored_figures_comment(con: duckdb.DuckDBPyConnection) -> str | None:

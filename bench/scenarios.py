@@ -387,9 +387,8 @@ IPC_PHASES = {
     "download (loopback) into the raw store": "aggregator.http:Fetcher.get",
     "extract: download, read and check the analyses' own fields": "aggregator.connectors.ipc:extract",
     "publish: the whole transaction": "aggregator.warehouse:publish",
-    "publish: parse and load the long rows (one pass of DuckDB)": "aggregator.staging:Staged.insert_into",
+    "publish: read the answers' units, load the long rows (DuckDB)": "aggregator.staging:Staged.insert_into",
     "publish: checks (SQL screen, pandera on what it flags)": "aggregator.warehouse:validate_loaded",
-    "publish: store the source's figures for claim checks": "aggregator.warehouse:store_figures",
 }
 
 
@@ -717,8 +716,9 @@ def claim_checks(ctx: Context) -> Section:
         "A warehouse built by aggregator.warehouse.prepare, then filled in bulk by SQL "
         f"(bench/generators.py claims_warehouse): {counts['ipc_phases']:,} ipc_phases rows "
         f"(IPC analyses of 50 countries, a national unit and areas, three periods), which make "
-        f"{counts['figures']:,} rows of the figures view, and {counts['press_claims']:,} "
-        "press_claims about them (the IPC people and share metrics, whole countries and areas). "
+        f"{counts['figures']:,} rows of the figures view (worked out from ipc_phases as they are "
+        f"read, not stored), and {counts['press_claims']:,} press_claims about them (the IPC "
+        "people and share metrics, whole countries and areas). "
         "Each run is a fresh process opening the warehouse read-only. count: the query alone, on "
         "an open connection; compare: the whole call (attach, query, DataFrame), as "
         "`aggregator compare` makes it.",
