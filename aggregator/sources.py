@@ -111,7 +111,11 @@ SOURCES: dict[str, Source] = {
                 title=d.title,
                 tables=d.tables,
                 extract=lambda fetcher, opts, d=d: hdx.extract(
-                    fetcher, opts.settings.url(hdx.URL_ENV), d, opts.countries
+                    fetcher,
+                    opts.settings.url(hdx.URL_ENV),
+                    d,
+                    opts.countries,
+                    stage=opts.stage(d.source),
                 ),
                 url_env=hdx.URL_ENV,
             )

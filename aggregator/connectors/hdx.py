@@ -37,6 +37,7 @@ import pandas as pd
 
 from aggregator.errors import FetchError, ParseError
 from aggregator.http import Fetched, Fetcher
+from aggregator.staging import Staged
 
 URL_ENV = "HDX_URL"
 
@@ -100,7 +101,9 @@ class Download:
         return parse_timestamp(stamp, self.source, self.package.url).date()
 
 
-Parser = Callable[[list[Download], list[str]], dict[str, pd.DataFrame]]
+# (downloads, countries as ISO2 (empty = all), staging folder) -> {table: rows}; a parser whose
+# rows are many may stage them (aggregator.staging) in the folder.
+Parser = Callable[[list[Download], list[str], Path | None], dict[str, pd.DataFrame | Staged]]
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ class HdxDataset:
     slug: str
     pattern: str  # regular expression matched (whole, case-insensitive) against resource names
     formats: tuple[str, ...]  # CKAN resource formats accepted, upper case
-    parse: Parser  # (downloads, countries as ISO2, empty = all) -> {table: DataFrame}
+    parse: Parser
     tables: tuple[str, ...]
     page: str = field(default="")  # the dataset page, for users
 
@@ -231,8 +234,13 @@ class _Resolver:
 
 
 def extract(
-    fetcher: Fetcher, base: str, dataset: HdxDataset, countries: list[str] | None
-) -> dict[str, pd.DataFrame]:
+    fetcher: Fetcher,
+    base: str,
+    dataset: HdxDataset,
+    countries: list[str] | None,
+    *,
+    stage: Path | None = None,
+) -> dict[str, pd.DataFrame | Staged]:
     package = package_show(fetcher, base, dataset.slug)
     chosen = [r for r in package.resources if dataset.matches(r)]
     if not chosen:
@@ -245,7 +253,7 @@ def extract(
         )
     resolver = _Resolver(fetcher, base, package)
     downloads = [resolver.download(r) for r in chosen]
-    return dataset.parse(downloads, list(countries or []))
+    return dataset.parse(downloads, list(countries or []), stage)
 
 
 # --- CSV helpers shared by the parsers --------------------------------------------------------
@@ -313,16 +321,20 @@ def _header_only(download: Download) -> list[str]:
 # Parsers live in their own modules and are looked up when called, so they may import this one.
 
 
-def _ipc_hdx(downloads: list[Download], countries: list[str]) -> dict[str, pd.DataFrame]:
+def _ipc_hdx(
+    downloads: list[Download], countries: list[str], stage: Path | None
+) -> dict[str, pd.DataFrame | Staged]:
     from aggregator.connectors import ipc_hdx
 
-    return ipc_hdx.parse(downloads, countries)
+    return ipc_hdx.parse(downloads, countries, stage=stage)
 
 
-def _unrwa(downloads: list[Download], countries: list[str]) -> dict[str, pd.DataFrame]:
+def _unrwa(
+    downloads: list[Download], countries: list[str], stage: Path | None
+) -> dict[str, pd.DataFrame]:
     from aggregator.connectors import unrwa
 
-    return unrwa.parse(downloads, countries)
+    return unrwa.parse(downloads, countries)  # a few thousand rows: a frame, not staged
 
 
 DATASETS: dict[str, HdxDataset] = {

@@ -11,17 +11,28 @@ area "hdx:PSE:2024-05|<Level 1>|<Area>". From/To are month-granular as published
 last day of a month): ``period_granularity`` says 'month' when they are, 'day' otherwise. The
 long files have no area classification, so ``overall_phase`` is empty. The resource's
 last_modified date (the vintage on HDX) goes into ``ipc_analyses.modified``.
+
+The long rows can run to millions, so no frame is built for them: as for the IPC API
+(aggregator.connectors.ipc), they are a DuckDB query over the raw CSVs that the warehouse runs
+straight into ``ipc_phases`` when it publishes. Here one pass over each file, in DuckDB, checks
+every row and groups them by analysis: a malformed cell fails the refresh before anything is
+published, named by file, record number and column, and the analyses come from the groups.
 """
 
 from __future__ import annotations
 
+import csv
 import re
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
-from aggregator.connectors import collector, hdx
+from aggregator import staging
+from aggregator.connectors import hdx
 from aggregator.connectors.ipc import ANALYSIS_COLUMNS, PHASE_COLUMNS, parse_month
 from aggregator.errors import AggregatorError, ParseError
 from aggregator.geo import country
@@ -52,6 +63,12 @@ REQUIRED = {
 }
 # Order in which files are read: the analysis row takes its figures from the first file.
 LEVEL_ORDER = {"national": 0, "group": 1, "area": 2}
+# What str.strip() removes: cells are trimmed as they were when Python read the files.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+TEXT_FIGURES = ("population", "fraction")
 
 
 def level_of(resource_name: str) -> str | None:
@@ -59,164 +76,322 @@ def level_of(resource_name: str) -> str | None:
     return FILE_LEVELS[match.group(1).lower()] if match else None
 
 
-def analysis_ids(iso3s: pd.Series, months: pd.Series) -> pd.Series:
-    """The analysis id of each row, "hdx:PSE:2024-05", from its country and its month of
-    analysis as YYYY-MM."""
-    return "hdx:" + iso3s + ":" + months
-
-
-def parse(downloads: list[hdx.Download], countries: list[str]) -> dict[str, pd.DataFrame]:
-    wanted = {country(c).iso3 for c in countries}
+def parse(
+    downloads: list[hdx.Download], countries: list[str], *, stage: Path | None = None
+) -> dict[str, pd.DataFrame | staging.Staged]:
+    wanted = sorted({country(c).iso3 for c in countries})
     ordered = sorted(
         ((level_of(d.resource.name), d) for d in downloads),
         key=lambda pair: LEVEL_ORDER.get(pair[0] or "", 9),
     )
-    analyses: dict[str, dict[str, Any]] = {}
-    frames = []
-    for level, download in ordered:
-        if level is None:
-            raise ParseError(SOURCE, download.where, "not one of the ipc_global_*_long files")
-        phases = parse_file(download, level, wanted)
-        frames.append(phases)
-        _note_analyses(analyses, phases, download)
-    phases = (
-        pd.concat(frames, ignore_index=True)[PHASE_COLUMNS]
-        if frames
-        else pd.DataFrame(columns=PHASE_COLUMNS)
+    files: list[_File] = []
+    groups: list[list[tuple]] = []
+    with duckdb.connect() as con:
+        staging.configure(con)
+        for level, download in ordered:
+            if level is None:
+                raise ParseError(SOURCE, download.where, "not one of the ipc_global_*_long files")
+            files.append(_open(download, level))
+            groups.append(_check(con, files[-1], wanted))
+    months = {text: parse_month(text) for rows in groups for _, text, _, _ in rows}
+    codes = {code for rows in groups for code, _, _, _ in rows}
+    analyses = _analyses(files, groups, months)
+    plan = {text: _phases_plan(files, wanted, months, codes, text=text) for text in (False, True)}
+    phases = staging.Staged(
+        "ipc_phases",
+        plan=plan[False],
+        text_plan=plan[True],
+        text_columns=TEXT_FIGURES,
+        vintages=tuple(analyses["analysis_id"]),
+        explain=lambda exc: _csv_error(exc, files),
+        workdir=stage,
     )
-    return {
-        "ipc_analyses": pd.DataFrame.from_records(
-            list(analyses.values()), columns=ANALYSIS_COLUMNS
-        ),
-        "ipc_phases": phases.reset_index(drop=True),
-    }
+    return {"ipc_analyses": analyses, "ipc_phases": phases}
 
 
-def parse_file(download: hdx.Download, level: str, wanted: set[str]) -> pd.DataFrame:
-    """One ipc_global_*_long.csv to ipc_phases rows (plus the analysis columns, for the caller)."""
-    with collector.paused():  # a list per row: no cycle to look for
-        raw = hdx.read_csv_frame(download, REQUIRED[level])
-    raw = raw.assign(**{c: raw[c].str.strip() for c in REQUIRED[level]})
-    if wanted:
-        raw = raw[raw["Country"].isin(wanted)]
-    # Phases IPC did not estimate are published empty: no row, as for the IPC API.
-    raw = raw[raw["Number"] != ""].reset_index(drop=True)
+@dataclass(frozen=True)
+class _File:
+    """One ipc_global_*_long.csv: its header, and the record number of its first data row
+    (3 after an HXL row, 2 without; None when it has no data row)."""
 
-    def fail(mask: pd.Series, column: str, why: str) -> None:
-        if mask.any():
-            row = raw[mask].iloc[0]
-            raise ParseError(
-                SOURCE,
-                f"{download.where} row {row['_record']}",
-                f"column {column!r}: {why}: {row[column]!r}",
-            )
+    download: hdx.Download
+    level: str
+    header: tuple[str, ...]
+    first: int | None
 
-    number = pd.to_numeric(raw["Number"], errors="coerce")
-    fail(~_whole(number), "Number", "not a whole number")
-    fail(number < 0, "Number", "a negative number of people")
-    share = pd.to_numeric(raw["Percentage"].replace("", None), errors="coerce")
-    fail(share.isna() & (raw["Percentage"] != ""), "Percentage", "not a number")
-    total = pd.to_numeric(raw["Total country population"].replace("", None), errors="coerce")
-    fail(
-        total.isna() & (raw["Total country population"] != ""),
+    def rows(self, wanted: list[str], *, numbered: bool) -> str:
+        """SQL of the rows to load, as text, trimmed; ``numbered`` adds ``_record``, the
+        record number (header = 1), as hdx.csv_records numbers them."""
+        columns = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in self.header) + "}"
+        read = (
+            f"read_csv({_literal(str(self.download.path))}, header = false, "
+            f"skip = {self.first - 1}, columns = {columns}, auto_detect = false, "
+            "delim = ',', quote = '\"', escape = '\"', compression = 'none')"
+        )
+        trimmed = ", ".join(f"{_trimmed(_name(c))} as {_name(c)}" for c in REQUIRED[self.level])
+        # row_number() over () numbers the rows as the scan reads them, in file order (on one
+        # thread: only the checking pass numbers rows).
+        record = f"row_number() over () + {self.first - 1} as _record, " if numbered else ""
+        countries = f' and "Country" in ({", ".join(map(_literal, wanted))})' if wanted else ""
+        # Phases IPC did not estimate are published empty: no row, as for the IPC API.
+        return (
+            f"select * from (select {record}{trimmed} from {read}) "
+            f"where \"Number\" <> ''{countries}"
+        )
+
+
+def _trimmed(column: str) -> str:
+    """SQL: the text of a cell as str.strip() leaves it ('' for an empty cell). Trimming a set
+    of characters is slow in DuckDB: only cells that start or end with a character that may
+    be one (below '!' or from U+0085 on) are trimmed."""
+    plain = f"ord({column}) between 33 and 132 and ord(reverse({column})) between 33 and 132"
+    trim = f"trim({column}, {_literal(WHITESPACE)})"
+    return f"coalesce(case when {plain} then {column} else {trim} end, '')"
+
+
+def _open(download: hdx.Download, level: str) -> _File:
+    """The file's header and where its data starts; refuses a file without the columns read."""
+    records = hdx.csv_records(download)
+    try:
+        first = next(records, None)
+    finally:
+        records.close()
+    header = first[1] if first else _header(download)
+    missing = [c for c in REQUIRED[level] if c not in header]
+    if missing:
+        raise ParseError(SOURCE, download.where, f"missing column(s) {missing}")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ParseError(SOURCE, download.where, f"repeated column(s) {repeated}")
+    return _File(download, level, tuple(header), first[0] if first else None)
+
+
+def _header(download: hdx.Download) -> list[str]:
+    with download.path.open(encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _name(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _number(column: str) -> str:
+    """SQL: the number in a text column, NULL when empty or not a number (DuckDB reads
+    '1_000' as a number, which pandas did not)."""
+    return (
+        f"case when not contains({column}, '_') then try_cast(nullif({column}, '') as double) end"
+    )
+
+
+def _whole(number: str) -> str:
+    """SQL: whether a number is one a count can be: finite, and below 2**53, where doubles
+    stop holding every whole number (NULL for NULL)."""
+    return f"(isfinite({number}) and {number} % 1 = 0 and abs({number}) < 2 ** 53)"
+
+
+# Shape checks in the order they are reported: (column, why, SQL true for a failing row), over
+# the trimmed text and its numbers ``people``, ``share`` and ``total``.
+CHECKS = (
+    ("Number", "not a whole number", f"not coalesce({_whole('people')}, false)"),
+    ("Number", "a negative number of people", "people < 0"),
+    ("Percentage", "not a number", "\"Percentage\" <> '' and (share is null or isnan(share))"),
+    (
         "Total country population",
         "not a number",
-    )
-    fail(total.notna() & ~_whole(total), "Total country population", "not a whole number")
-    start = pd.to_datetime(raw["From"], format="%Y-%m-%d", errors="coerce")
-    end = pd.to_datetime(raw["To"], format="%Y-%m-%d", errors="coerce")
-    fail(start.isna(), "From", "not a YYYY-MM-DD date")
-    fail(end.isna(), "To", "not a YYYY-MM-DD date")
-    period = raw["Validity period"].str.lower().map(PERIODS)
-    fail(period.isna(), "Validity period", f"not one of {list(PERIODS)}")
+        "\"Total country population\" <> '' and (total is null or isnan(total))",
+    ),
+    ("Total country population", "not a whole number", f"not {_whole('total')}"),
+    ("From", "not a YYYY-MM-DD date", "try_strptime(\"From\", '%Y-%m-%d') is null"),
+    ("To", "not a YYYY-MM-DD date", "try_strptime(\"To\", '%Y-%m-%d') is null"),
+    (
+        "Validity period",
+        f"not one of {list(PERIODS)}",
+        f'lower("Validity period") not in ({", ".join(map(_literal, PERIODS))})',
+    ),
+)
 
-    months: dict[str, date] = {}
-    for text in raw["Date of analysis"].unique():
-        try:
-            months[text] = parse_month(text)
-        except ValueError:
-            fail(raw["Date of analysis"] == text, "Date of analysis", "not a 'Mon YYYY' month")
-    iso2: dict[str, str] = {}
-    for code in raw["Country"].unique():
-        try:
-            if len(code) != 3:
-                raise AggregatorError("not an ISO3 code")
-            iso2[code] = country(code).iso2
-        except AggregatorError:
-            fail(raw["Country"] == code, "Country", "not an ISO 3166-1 alpha-3 code")
 
-    analysed = raw["Date of analysis"].map(months)
-    ids = analysis_ids(
-        raw["Country"], raw["Date of analysis"].map({t: f"{m:%Y-%m}" for t, m in months.items()})
+def _check(con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]) -> list[tuple]:
+    """Checks every row of a file in one pass. Returns its analyses in file order, each as
+    (country, date of analysis, first record, total country population of that record)."""
+    if file.first is None:
+        return []
+    failures = ", ".join(
+        f"min(_record) filter (where {failing}), "
+        f"arg_min({_name(column)}, _record) filter (where {failing})"
+        for column, _, failing in CHECKS
     )
-    if level == "national":
-        unit_id = ids
-        unit_name = raw["Country"].map({c: country(c).name for c in iso2})
-        parent = pd.Series([None] * len(raw), dtype=object)
-    elif level == "group":
-        unit_id = ids + "|" + raw["Level 1"]
-        unit_name = raw["Level 1"]
-        parent = pd.Series([None] * len(raw), dtype=object)
+    query = f"""
+        select "Country", "Date of analysis", min(_record) as first,
+               {_number('arg_min("Total country population", _record)')}, {failures}
+        from (select *, {_number('"Number"')} as people, {_number('"Percentage"')} as share,
+                     {_number('"Total country population"')} as total
+              from ({file.rows(wanted, numbered=True)}))
+        group by "Country", "Date of analysis"
+        order by first
+    """
+    try:
+        found = con.execute(query).fetchall()
+    # DuckDB's message about bytes that are not UTF-8 can itself fail to decode.
+    except (duckdb.Error, UnicodeDecodeError) as exc:
+        raise _csv_error(exc, [file]) from None
+    for i, (column, why, _) in enumerate(CHECKS):
+        failed = [(g[4 + 2 * i], g[5 + 2 * i]) for g in found if g[4 + 2 * i] is not None]
+        if failed:
+            _fail(file, column, why, *min(failed))
+    for column, why, position, valid in (
+        ("Date of analysis", "not a 'Mon YYYY' month", 1, _is_month),
+        ("Country", "not an ISO 3166-1 alpha-3 code", 0, _is_iso3),
+    ):
+        failed = [(g[2], g[position]) for g in found if not valid(g[position])]
+        if failed:
+            _fail(file, column, why, *min(failed))
+    return [g[:4] for g in found]
+
+
+def _fail(file: _File, column: str, why: str, record: int, value: str) -> None:
+    raise ParseError(
+        SOURCE, f"{file.download.where} row {record}", f"column {column!r}: {why}: {value!r}"
+    )
+
+
+def _is_month(text: str) -> bool:
+    try:
+        parse_month(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_iso3(code: str) -> bool:
+    try:
+        country(code)
+    except AggregatorError:
+        return False
+    return len(code) == 3
+
+
+def _analyses(
+    files: list[_File], groups: list[list[tuple]], months: dict[str, date]
+) -> pd.DataFrame:
+    """One row per analysis, with the figures of its first row in the first file that has it
+    and the newest vintage of the files that do."""
+    analyses: dict[str, dict[str, Any]] = {}
+    for file, found in zip(files, groups, strict=True):
+        published = file.download.published_on
+        for code, text, _, total in found:
+            analysis_id = f"hdx:{code}:{months[text]:%Y-%m}"
+            known = analyses.get(analysis_id)
+            if known is not None:
+                known["modified"] = max(known["modified"], published)
+                continue
+            where = country(code)
+            analyses[analysis_id] = {
+                "source": SOURCE,
+                "analysis_id": analysis_id,
+                "country_iso2": where.iso2,
+                "country_iso3": code,
+                "title": f"IPC acute food insecurity, {where.name} {months[text]:%b %Y} (via HDX)",
+                "condition": "A",
+                "analysis_date": months[text],
+                "created": None,
+                "modified": published,
+                "link": DATASET_PAGE,
+                "country_population": None if total is None else int(total),
+                "fetch_id": file.download.fetch_id,
+            }
+    return pd.DataFrame.from_records(list(analyses.values()), columns=ANALYSIS_COLUMNS)
+
+
+def _map(pairs: dict[str, str]) -> str:
+    """SQL MAP literal: a lookup that costs less per row than a CASE of many values."""
+    return "MAP {" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in pairs.items()) + "}"
+
+
+def _phases_plan(
+    files: list[_File],
+    wanted: list[str],
+    months: dict[str, date],
+    codes: set[str],
+    *,
+    text: bool,
+) -> staging.Plan:
+    """The long rows of every file, figures typed or (``text``) as read. What the rows need
+    from the checks (months of analysis, country names) is held in the SQL as literals, not
+    joined: the rows stream from the files to the table."""
+    lookups = (
+        _map({t: f"{m:%Y-%m}" for t, m in months.items()}),
+        _map({c: country(c).name for c in sorted(codes)}),
+    )
+    selects = [_phases_select(f, wanted, *lookups, text=text) for f in files if f.first is not None]
+    if not selects:
+        return staging.Plan(
+            "select " + ", ".join(f"NULL as {_name(c)}" for c in PHASE_COLUMNS) + " where false"
+        )
+    return staging.Plan(" union all ".join(selects))
+
+
+def _phases_select(
+    file: _File, wanted: list[str], month_ids: str, names: str, *, text: bool
+) -> str:
+    unit_id, unit_name, parent = {
+        "national": ("analysis_id", f'{names}["Country"]', "NULL"),
+        "group": ("analysis_id || '|' || \"Level 1\"", '"Level 1"', "NULL"),
+        "area": (
+            "analysis_id || '|' || \"Level 1\" || '|' || \"Area\"",
+            '"Area"',
+            "nullif(\"Level 1\", '')",
+        ),
+    }[file.level]
+    periods = " ".join(f"when {_literal(k)} then {_literal(v)}" for k, v in PERIODS.items())
+    population, fraction = (
+        ('"Number"', "nullif(\"Percentage\", '')")
+        if text
+        else ('cast("Number" as double)', "cast(nullif(\"Percentage\", '') as double)")
+    )
+    return f"""
+        select '{SOURCE}' as source, analysis_id, "Country" as country_iso3,
+               '{file.level}' as level, {unit_id} as unit_id, {unit_name} as unit_name,
+               {parent} as parent_name, case lower("Validity period") {periods} end as period,
+               period_start, period_end,
+               case when day(period_start) = 1 and period_end = last_day(period_end)
+                    then 'month' else 'day' end as period_granularity,
+               "Phase" as phase, {population} as population, {fraction} as fraction,
+               NULL as overall_phase, {_literal(file.download.fetch_id)} as fetch_id
+        from (select *, 'hdx:' || "Country" || ':' || {month_ids}["Date of analysis"]
+                            as analysis_id,
+                     strptime("From", '%Y-%m-%d')::DATE as period_start,
+                     strptime("To", '%Y-%m-%d')::DATE as period_end
+              from ({file.rows(wanted, numbered=False)}))
+    """
+
+
+# What DuckDB says of a CSV it cannot read, for the reason given (else its first line).
+CSV_FAULTS = re.compile(
+    r"Expected Number of Columns: (\d+) Found: (\d+)"
+    r"|Value with unterminated quote found|Invalid unicode \(byte sequence mismatch\)"
+)
+
+
+def _csv_error(exc: Exception, files: list[_File]) -> ParseError:
+    """DuckDB's error on files it cannot read, naming the resource, and the row when DuckDB
+    gives its line (the record number, unless a quoted cell holds a line break)."""
+    message = str(exc)
+    failing = [f for f in files if str(f.download.path) in message] or files
+    where = ", ".join(f.download.where for f in failing)
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    if line and len(failing) == 1:
+        where = f"{where} row {line[1]}"
+    fault = CSV_FAULTS.search(message)
+    if fault and fault[1]:
+        reason = f"{fault[2]} cells for {fault[1]} columns"
     else:
-        unit_id = ids + "|" + raw["Level 1"] + "|" + raw["Area"]
-        unit_name = raw["Area"]
-        parent = raw["Level 1"].replace("", None)
-    month_grained = (start.dt.day == 1) & end.dt.is_month_end
-    return pd.DataFrame(
-        {
-            "source": SOURCE,
-            "analysis_id": ids,
-            "country_iso3": raw["Country"],
-            "level": level,
-            "unit_id": unit_id,
-            "unit_name": unit_name,
-            "parent_name": parent,
-            "period": period,
-            "period_start": start,
-            "period_end": end,
-            "period_granularity": month_grained.map({True: "month", False: "day"}),
-            "phase": raw["Phase"],
-            "population": number.astype("Int64"),
-            "fraction": share.astype(float),
-            "overall_phase": pd.Series([None] * len(raw), dtype="Int64"),
-            "fetch_id": download.fetch_id,
-            # For the analysis rows, dropped by the caller:
-            "a_iso2": raw["Country"].map(iso2),
-            "a_analysed": analysed,
-            "a_total": total.astype("Int64"),
-        }
-    )
-
-
-def _whole(values: pd.Series) -> pd.Series:
-    """Whole numbers a count can be: finite, and below 2**53, where floats stop holding every
-    whole number (the Int64 columns would refuse them)."""
-    return values.notna() & (values % 1 == 0) & (values.abs() < 2**53)
-
-
-def _note_analyses(
-    analyses: dict[str, dict[str, Any]], phases: pd.DataFrame, download: hdx.Download
-) -> None:
-    published = download.published_on
-    firsts = phases.drop_duplicates("analysis_id")
-    for row in firsts.itertuples(index=False):
-        known = analyses.get(row.analysis_id)
-        if known is not None:
-            known["modified"] = max(known["modified"], published)
-            continue
-        name = country(row.country_iso3).name
-        total = row.a_total
-        analyses[row.analysis_id] = {
-            "source": SOURCE,
-            "analysis_id": row.analysis_id,
-            "country_iso2": row.a_iso2,
-            "country_iso3": row.country_iso3,
-            "title": f"IPC acute food insecurity, {name} {row.a_analysed:%b %Y} (via HDX)",
-            "condition": "A",
-            "analysis_date": row.a_analysed,
-            "created": None,
-            "modified": published,
-            "link": DATASET_PAGE,
-            "country_population": None if pd.isna(total) else int(total),
-            "fetch_id": download.fetch_id,
-        }
+        first = message.splitlines()[0] if message else type(exc).__name__
+        for file in files:
+            first = first.replace(str(file.download.path), file.download.resource.name)
+        reason = f"not a readable CSV ({fault[0] if fault else first})"
+    return ParseError(SOURCE, where, reason)

@@ -62,7 +62,7 @@ def hdx_tables(tmp_path_factory) -> dict[str, pd.DataFrame]:
                     (folder / f"download-ipc-global-{file}-long-latest.csv").read_bytes()
                 )
     # package_show on data.humdata.org lists resource URLs on the staging host, as recorded.
-    return extract(root, "ipc_hdx", work=root.parent)
+    return frames(extract(root, "ipc_hdx", work=root.parent))
 
 
 def _api_tables(replay: Path, work: Path, countries: list[str]) -> dict[str, pd.DataFrame]:

@@ -16,6 +16,7 @@ from aggregator.connectors import hdx
 from aggregator.errors import FetchError
 from aggregator.http import Fetcher, make_client
 from aggregator.raw import RawStore
+from tests.conftest import frames
 from tests.hdx_fixture import File, package
 
 from .loopback import Reply, Seen
@@ -39,7 +40,7 @@ def _extract(loopback, tmp_path, validators=None):
             settings=settings,
             validators=validators,
         )
-        tables = hdx.extract(fetcher, loopback.url, hdx.DATASETS["ipc_hdx"], [])
+        tables = frames(hdx.extract(fetcher, loopback.url, hdx.DATASETS["ipc_hdx"], []))
     return tables, fetcher
 
 

@@ -17,7 +17,9 @@ import pytest
 from aggregator.connectors import hdx, ipc_hdx
 from aggregator.errors import ParseError
 from aggregator.replay import recording_path
+from aggregator.staging import Staged
 from aggregator.validate import validate
+from tests.conftest import frames
 from tests.hdx_fixture import BASE, File, extract, replay_dir
 
 SLUG = "global-acute-food-insecurity-country-data"
@@ -59,7 +61,17 @@ def _files(national: str = NATIONAL_HEAD + NATIONAL_HXL + NATIONAL_ROWS) -> list
 
 @pytest.fixture
 def tables(tmp_path):
-    return extract(replay_dir(tmp_path / "replay", SLUG, _files()), "ipc_hdx")
+    """The tables as frames, the staged long rows (aggregator.staging) read back whole."""
+    return frames(extract(replay_dir(tmp_path / "replay", SLUG, _files()), "ipc_hdx"))
+
+
+def test_long_rows_are_staged_by_analysis(tmp_path):
+    """ipc_phases is a query over the raw CSVs, replacing the analyses the files bring."""
+    tables = extract(replay_dir(tmp_path / "replay", SLUG, _files()), "ipc_hdx")
+    staged = tables["ipc_phases"]
+    assert isinstance(staged, Staged) and staged.table == "ipc_phases"
+    assert sorted(staged.vintages) == sorted(tables["ipc_analyses"]["analysis_id"])
+    assert len(staged.frame()) == 12
 
 
 def test_only_long_csv_resources_are_downloaded(tmp_path):
@@ -143,8 +155,10 @@ def test_tables_pass_their_schemas(tables):
 
 def test_file_without_hxl_row_gives_the_same_rows(tmp_path, tables):
     """A file served without the hashtag row parses to exactly the same rows."""
-    plain = extract(
-        replay_dir(tmp_path / "plain", SLUG, _files(NATIONAL_HEAD + NATIONAL_ROWS)), "ipc_hdx"
+    plain = frames(
+        extract(
+            replay_dir(tmp_path / "plain", SLUG, _files(NATIONAL_HEAD + NATIONAL_ROWS)), "ipc_hdx"
+        )
     )
     national = ["population", "period", "phase", "unit_id"]
     pd.testing.assert_frame_equal(
@@ -154,7 +168,7 @@ def test_file_without_hxl_row_gives_the_same_rows(tmp_path, tables):
 
 def test_country_filter_keeps_only_that_country(tmp_path):
     """--country PS keeps the Gaza rows and drops Angola's."""
-    only = extract(replay_dir(tmp_path / "r", SLUG, _files()), "ipc_hdx", ["PS"])
+    only = frames(extract(replay_dir(tmp_path / "r", SLUG, _files()), "ipc_hdx", ["PS"]))
     assert set(only["ipc_phases"]["country_iso3"]) == {"PSE"}
     assert list(only["ipc_analyses"]["analysis_id"]) == ["hdx:PSE:2024-05"]
 
