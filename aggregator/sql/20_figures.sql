@@ -6,7 +6,7 @@
 --
 -- IPC figures come from ipc_phases, the largest table by far (10^7 rows is within reach):
 -- each row gives the people of its phase and, but for 'all', their share, under the metric
--- whose ipc_phase it is (schemas/metrics.py). They are worked out on read (ipc_figures):
+-- whose ipc_phase it is (schemas/metrics.py). They are worked out on read (ipc_figures()):
 -- storing them would write the table a second time at every publish. The figures of the other
 -- sources are few; they are stored (figures_stored) so that claim checks read them as a
 -- table: a publish replaces its source's rows in the transaction that replaces its fact
@@ -24,7 +24,8 @@ create or replace macro ipc_value(unit, population, fraction) as
 -- An analysis is released when IPC created its record (its analysis month when unknown).
 create or replace macro ipc_released(created, analysis_date) as coalesce(created, analysis_date);
 
-create or replace view ipc_figures as
+-- ipc_figures(): the IPC figures, each with the rowid of its ipc_phases row (phases_row).
+create or replace macro ipc_figures() as table
 select
     m.metric,
     p.country_iso3 as geo,
@@ -133,4 +134,4 @@ create table if not exists figures_stored as select * from figures_of(null) with
 create or replace view figures as
 select * from figures_stored
 union all
-select * exclude (phases_row) from ipc_figures;
+select * exclude (phases_row) from ipc_figures();

@@ -58,7 +58,7 @@ with claim as (
 ),
 matched as materialized (
     -- 2. The figures of each claim's metric, geo and area: the stored ones, and the IPC ones
-    --    read from ipc_phases as the ipc_figures view reads them (sql/20_figures.sql), joined
+    --    read from ipc_phases as ipc_figures() reads them (sql/20_figures.sql), joined
     --    on the phase, so that only the rows of the claims' phases and places are worked out.
     --    A figure is named by its row: a stored figure by its rowid, an IPC one by -1 minus
     --    the rowid of its ipc_phases row (which gives one figure of each unit of a metric).
@@ -200,7 +200,7 @@ shown as (
     where rowid in (select figure from shown_ids where figure >= 0)
     union all
     select -1 - phases_row, * exclude (phases_row)
-    from ipc_figures
+    from ipc_figures()
     where phases_row in (select -1 - figure from shown_ids where figure < 0)
 )
 select

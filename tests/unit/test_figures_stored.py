@@ -1,4 +1,4 @@
-"""The figures view: IPC figures worked out from ipc_phases on read (ipc_figures), the other
+"""The figures view: IPC figures worked out from ipc_phases on read (ipc_figures()), the other
 sources' figures stored (figures_stored), each publish replacing its source's stored rows in its
 own transaction, and a refresh of a warehouse built before them, or by other SQL, rebuilding
 them from the fact tables. On real DuckDB files."""
@@ -52,7 +52,7 @@ def _computed(path: Path) -> list[tuple]:
     return _query(
         path,
         "select * from figures_of(null) "
-        "union all select * exclude (phases_row) from ipc_figures order by all",
+        "union all select * exclude (phases_row) from ipc_figures() order by all",
     )
 
 
