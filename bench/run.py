@@ -90,7 +90,10 @@ def revision() -> str:
     return f"{commit}{' with uncommitted changes' if dirty else ''}" if commit else "unknown"
 
 
-def render(sections: list[Section], started: datetime, names: list[str], done: bool) -> str:
+def render(
+    sections: list[Section], started: datetime, names: list[str], done: bool, code: str
+) -> str:
+    """The markdown of the sections so far; ``code`` is the revision measured."""
     packages = ", ".join(f"{p} {version(p)}" for p in PACKAGES)
     targets = [t for s in sections for t in s.targets]
     lines = [
@@ -101,7 +104,7 @@ def render(sections: list[Section], started: datetime, names: list[str], done: b
         "",
         f"- Machine: {machine()}.",
         f"- Software: Python {platform.python_version()}; foodsec-aggregator "
-        f"{version('foodsec-aggregator')} at {revision()}; {packages}.",
+        f"{version('foodsec-aggregator')} at {code}; {packages}.",
         f"- Run: {started:%Y-%m-%d %H:%M} UTC; {runs()} run(s) per figure (BENCH_RUNS), sizes "
         f"{os.environ.get('BENCH_SIZES') or DEFAULT_SIZES} (BENCH_SIZES), scenarios "
         f"{', '.join(names)}; generated inputs cached in {cache_dir()}.",
@@ -145,6 +148,8 @@ def main() -> None:
     wanted = sizes()
     out = Path(os.environ.get("BENCH_OUT") or ROOT / "docs" / "benchmarks.md")
     started = datetime.now(UTC)
+    # Read before the first write: the file written would count as a change to the code.
+    code = revision()
     sections: list[Section] = []
     with tempfile.TemporaryDirectory(prefix="foodsec-bench-run-") as work:
         context = Context(Path(work), wanted)
@@ -160,8 +165,8 @@ def main() -> None:
                         ["```", traceback.format_exc().strip()[-3000:], "```", ""],
                     )
                 )
-            out.write_text(render(sections, started, names, done=False))
-    out.write_text(render(sections, started, names, done=True))
+            out.write_text(render(sections, started, names, done=False, code=code))
+    out.write_text(render(sections, started, names, done=True, code=code))
     log(f"wrote {out} ({out.stat().st_size / MB:.2f} MB)")
     print(out.read_text())
 
