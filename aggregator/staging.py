@@ -31,6 +31,11 @@ MEMORY_LIMIT = "512MB"
 TEXT_CHUNK_ROWS = 250_000
 
 
+def literal(text: str) -> str:
+    """A SQL string literal of ``text``: staged queries hold values as literals, not joins."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 def configure(con: duckdb.DuckDBPyConnection) -> None:
     """Memory settings for a connection that loads or reads staged rows."""
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")

@@ -113,7 +113,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         if view.name.endswith(".sql")
     ]
     layout = _layout(views)
-    if _stored_figures_comment(con) == layout:
+    if _recorded_layout(con) == layout:
         return
     for table in TABLES.values():
         wanted = columns_of(table)
@@ -152,7 +152,7 @@ def _layout(views: list[str]) -> str:
     return "layout sha256 " + sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _stored_figures_comment(con: duckdb.DuckDBPyConnection) -> str | None:
+def _recorded_layout(con: duckdb.DuckDBPyConnection) -> str | None:
     found = con.execute(
         "select comment from duckdb_tables() "
         "where database_name = current_database() and table_name = 'figures_stored'"
@@ -330,10 +330,10 @@ def _replace_vintages(
     once loaded (their Validation), frames were checked before."""
     name = f'"{table.name}"'
     if isinstance(frame, Staged):
-        vintages = f"select unnest([{', '.join(_quoted(v) for v in frame.vintages)}])"
+        vintages = f"select unnest([{', '.join(staging.literal(v) for v in frame.vintages)}])"
         _delete(con, table, source, vintages)
         rows = frame.insert_into(con, table.name)
-        of_source = f"select * from {name} where source = {_quoted(source)}"
+        of_source = f"select * from {name} where source = {staging.literal(source)}"
         (held,) = con.execute(f"select count(*) from ({of_source})").fetchone()
         # Naming the loaded rows by vintage costs a join on every read of them: needed only
         # when the table keeps other vintages of the source.
@@ -358,10 +358,6 @@ def _delete(con: duckdb.DuckDBPyConnection, table: Table, source: str, vintages:
     the source's rows for a table without vintages)."""
     where = f' and "{table.replace_by}" in ({vintages})' if table.replace_by else ""
     con.execute(f'delete from "{table.name}" where source = ?{where}', [source])
-
-
-def _quoted(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _append(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:

@@ -303,7 +303,7 @@ def read_csv_frame(download: Download, required: list[str]) -> pd.DataFrame:
         rows.append(cells)
         numbers.append(number)
     if not header:  # no data rows: read the header alone
-        header = _header_only(download)
+        header = header_row(download)
     missing = [c for c in required if c not in header]
     if missing:
         raise ParseError(download.source, download.where, f"missing column(s) {missing}")
@@ -312,7 +312,8 @@ def read_csv_frame(download: Download, required: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _header_only(download: Download) -> list[str]:
+def header_row(download: Download) -> list[str]:
+    """The first row of a CSV download as read, BOM removed (empty for an empty file)."""
     with download.path.open(encoding="utf-8-sig", newline="") as handle:
         return next(csv.reader(handle), [])
 

@@ -361,10 +361,6 @@ ANALYSES_SQL = f"""
 """
 
 
-def _literal(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
 UNITS_TABLE = "ipc_api_units"
 
 
@@ -381,12 +377,13 @@ def _phases_plan(
     The SQL holds what it needs from the analyses and the download (fetch id, country) as
     literals and joins nothing to the answers: a join could make DuckDB hold every analysis of
     an answer in memory at once."""
-    ids = ", ".join(_literal(i) for i in analyses["analysis_id"])
+    ids = ", ".join(staging.literal(i) for i in analyses["analysis_id"])
     found = countries[countries["iso2"].isin(analyses["country_iso2"])]
     iso3, name = (
         "case country "
         + " ".join(
-            f"when {_literal(r.iso2)} then {_literal(getattr(r, c))}" for r in found.itertuples()
+            f"when {staging.literal(r.iso2)} then {staging.literal(getattr(r, c))}"
+            for r in found.itertuples()
         )
         + " end"
         if len(found)
@@ -396,8 +393,8 @@ def _phases_plan(
     periods = ", ".join(_period_bounds(column, p) for p, column in PERIOD_DATES.items())
     analysis = "id, country, fetch_id, " + ", ".join(f"{p}_start, {p}_end" for p in PERIODS)
     answers = " union all ".join(
-        f"""select j.*, {_literal(fetch_id)} as fetch_id, {periods}
-            from read_json({_literal(path)}, format = 'array', records = true,
+        f"""select j.*, {staging.literal(fetch_id)} as fetch_id, {periods}
+            from read_json({staging.literal(path)}, format = 'array', records = true,
                            columns = {_json_columns(not text, units=True)}) j
             where list_contains([{ids}], j.id)"""
         for path, fetch_id in files.items()

@@ -21,7 +21,6 @@ published, named by file, record number and column, and the analyses come from t
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -122,9 +121,9 @@ class _File:
     def rows(self, wanted: list[str], *, numbered: bool) -> str:
         """SQL of the rows to load, as text, trimmed; ``numbered`` adds ``_record``, the
         record number (header = 1), as hdx.csv_records numbers them."""
-        columns = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in self.header) + "}"
+        columns = "{" + ", ".join(f"{staging.literal(c)}: 'VARCHAR'" for c in self.header) + "}"
         read = (
-            f"read_csv({_literal(str(self.download.path))}, header = false, "
+            f"read_csv({staging.literal(str(self.download.path))}, header = false, "
             f"skip = {self.first - 1}, columns = {columns}, auto_detect = false, "
             "delim = ',', quote = '\"', escape = '\"', compression = 'none')"
         )
@@ -132,7 +131,9 @@ class _File:
         # row_number() over () numbers the rows as the scan reads them, in file order (on one
         # thread: only the checking pass numbers rows).
         record = f"row_number() over () + {self.first - 1} as _record, " if numbered else ""
-        countries = f' and "Country" in ({", ".join(map(_literal, wanted))})' if wanted else ""
+        countries = (
+            f' and "Country" in ({", ".join(map(staging.literal, wanted))})' if wanted else ""
+        )
         # Phases IPC did not estimate are published empty: no row, as for the IPC API.
         return (
             f"select * from (select {record}{trimmed} from {read}) "
@@ -145,7 +146,7 @@ def _trimmed(column: str) -> str:
     of characters is slow in DuckDB: only cells that start or end with a character that may
     be one (below '!' or from U+0085 on) are trimmed."""
     plain = f"ord({column}) between 33 and 132 and ord(reverse({column})) between 33 and 132"
-    trim = f"trim({column}, {_literal(WHITESPACE)})"
+    trim = f"trim({column}, {staging.literal(WHITESPACE)})"
     return f"coalesce(case when {plain} then {column} else {trim} end, '')"
 
 
@@ -156,7 +157,7 @@ def _open(download: hdx.Download, level: str) -> _File:
         first = next(records, None)
     finally:
         records.close()
-    header = first[1] if first else _header(download)
+    header = first[1] if first else hdx.header_row(download)
     missing = [c for c in REQUIRED[level] if c not in header]
     if missing:
         raise ParseError(SOURCE, download.where, f"missing column(s) {missing}")
@@ -164,15 +165,6 @@ def _open(download: hdx.Download, level: str) -> _File:
     if repeated:
         raise ParseError(SOURCE, download.where, f"repeated column(s) {repeated}")
     return _File(download, level, tuple(header), first[0] if first else None)
-
-
-def _header(download: hdx.Download) -> list[str]:
-    with download.path.open(encoding="utf-8-sig", newline="") as handle:
-        return next(csv.reader(handle), [])
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _name(column: str) -> str:
@@ -210,7 +202,7 @@ CHECKS = (
     (
         "Validity period",
         f"not one of {list(PERIODS)}",
-        f'lower("Validity period") not in ({", ".join(map(_literal, PERIODS))})',
+        f'lower("Validity period") not in ({", ".join(map(staging.literal, PERIODS))})',
     ),
 )
 
@@ -309,7 +301,11 @@ def _analyses(
 
 def _map(pairs: dict[str, str]) -> str:
     """SQL MAP literal: a lookup that costs less per row than a CASE of many values."""
-    return "MAP {" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in pairs.items()) + "}"
+    return (
+        "MAP {"
+        + ", ".join(f"{staging.literal(k)}: {staging.literal(v)}" for k, v in pairs.items())
+        + "}"
+    )
 
 
 def _phases_plan(
@@ -347,7 +343,9 @@ def _phases_select(
             "nullif(\"Level 1\", '')",
         ),
     }[file.level]
-    periods = " ".join(f"when {_literal(k)} then {_literal(v)}" for k, v in PERIODS.items())
+    periods = " ".join(
+        f"when {staging.literal(k)} then {staging.literal(v)}" for k, v in PERIODS.items()
+    )
     population, fraction = (
         ('"Number"', "nullif(\"Percentage\", '')")
         if text
@@ -361,7 +359,7 @@ def _phases_select(
                case when day(period_start) = 1 and period_end = last_day(period_end)
                     then 'month' else 'day' end as period_granularity,
                "Phase" as phase, {population} as population, {fraction} as fraction,
-               NULL as overall_phase, {_literal(file.download.fetch_id)} as fetch_id
+               NULL as overall_phase, {staging.literal(file.download.fetch_id)} as fetch_id
         from (select *, 'hdx:' || "Country" || ':' || {month_ids}["Date of analysis"]
                             as analysis_id,
                      strptime("From", '%Y-%m-%d')::DATE as period_start,

@@ -35,6 +35,8 @@ with claim as (
     select
         c.*,
         coalesce(c.tolerance, m.tolerance) as tolerance_used,
+        m.ipc_phase,
+        m.unit as metric_unit,
         case c.comparator
             when 'eq' then c.value - c.precision / 2
             when 'approx' then c.value - greatest(c.precision / 2, 0.05 * c.value)
@@ -70,14 +72,13 @@ matched as materialized (
     union all
     select c.claim_id, -1 - p.rowid, p.source,
            ipc_released(a.created, a.analysis_date), ipc_period_kind(p.period), p.period_start,
-           p.period_end, ipc_value(m.unit, p.population, p.fraction), m.unit
+           p.period_end, ipc_value(c.metric_unit, p.population, p.fraction), c.metric_unit
     from claim c
-    join metrics m using (metric)
     join ipc_phases p
-        on p.phase = m.ipc_phase and p.country_iso3 = c.geo
+        on p.phase = c.ipc_phase and p.country_iso3 = c.geo
        and ipc_area(p.level, p.unit_name) is not distinct from c.area
     join ipc_analyses a on a.source = p.source and a.analysis_id = p.analysis_id
-    where ipc_value(m.unit, p.population, p.fraction) is not null
+    where ipc_value(c.metric_unit, p.population, p.fraction) is not null
 ),
 candidate as not materialized (
     -- 2. Candidate figures.
