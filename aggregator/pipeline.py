@@ -81,7 +81,6 @@ def refresh(
         # Stages of a refresh that was killed are of no use: this one starts clean.
         shutil.rmtree(settings.staging_dir, ignore_errors=True)
         options = dataclasses.replace(options, staging_dir=settings.staging_dir / run_id)
-        warehouse.prepare(settings.warehouse)
         known = warehouse.validators(settings.warehouse, [s.name for s in sources])
         raw = RawStore(settings.raw_dir)
         with (
@@ -102,6 +101,12 @@ def refresh(
                     on_event=on_event,
                 )
                 futures[pool.submit(_run_source, source, fetcher, options, run_id, mode)] = source
+            # The sources download while the warehouse is brought up to date for publishing.
+            try:
+                warehouse.prepare(settings.warehouse)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
 
             def done(result: SourceResult) -> None:
                 log.info("%s: %s %s", result.source, result.outcome, result.message or "")

@@ -15,6 +15,7 @@ column and value.
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,33 +37,72 @@ def literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def configure(con: duckdb.DuckDBPyConnection) -> None:
-    """Memory settings for a connection that loads or reads staged rows."""
+def configure(con: duckdb.DuckDBPyConnection, workdir: Path | None = None) -> None:
+    """Memory settings for a connection that loads or reads staged rows; DuckDB spills to
+    ``workdir`` when given."""
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
     # Rows have no meaningful order before they are loaded: without order-keeping DuckDB
     # streams with less memory.
     con.execute("set preserve_insertion_order = false")
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        con.execute(f"set temp_directory = {literal(str(workdir))}")
+
+
+# The plan's own tables are read by the query one row group per thread; small row groups let
+# a few thousand rows (the IPC units) fan out over every core as they unnest into millions.
+PLAN_ROW_GROUP = 8192
+PLAN_DATABASE = "plan"
+
+
+def plan_table(name: str) -> str:
+    """How a plan's query names one of the plan's own tables."""
+    return f'{PLAN_DATABASE}."{name}"'
 
 
 @dataclass(frozen=True)
 class Plan:
-    """SQL computing staged rows: ``query``, over the ``temporary`` tables built first (name
-    -> select, in order) and dropped after."""
+    """SQL computing staged rows: ``query``, over the ``tables`` built first (name -> select,
+    in order) and named in the query with ``plan_table``."""
 
     query: str
-    temporary: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
 
     @contextmanager
-    def tables(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-        try:
-            for name, select in self.temporary.items():
-                con.execute(f'create or replace temp table "{name}" as {select}')
+    def built(self, con: duckdb.DuckDBPyConnection, workdir: Path) -> Iterator[None]:
+        """The plan's tables, built in a file of ``workdir`` by a connection of their own and
+        attached to ``con`` read-only while the block runs: a transaction of ``con`` (the
+        publishing one) may write to one database only, and reading attached files is
+        allowed."""
+        if not self.tables:
             yield
+            return
+        workdir.mkdir(parents=True, exist_ok=True)
+        path = workdir / f"plan-{secrets.token_hex(4)}.duckdb"
+        try:
+            with duckdb.connect() as build:
+                configure(build, workdir)
+                build.execute(
+                    f"attach {literal(str(path))} as {PLAN_DATABASE} "
+                    f"(row_group_size {PLAN_ROW_GROUP})"
+                )
+                for name, select in self.tables.items():
+                    build.execute(f"create table {plan_table(name)} as {select}")
+                build.execute(f"detach {PLAN_DATABASE}")
+            # DuckDB splits a scan by the row group size the database is attached with.
+            con.execute(
+                f"attach {literal(str(path))} as {PLAN_DATABASE} "
+                f"(read_only, row_group_size {PLAN_ROW_GROUP})"
+            )
+            try:
+                yield
+            finally:
+                # In a transaction that failed DuckDB refuses even this; closing detaches.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute(f"detach {PLAN_DATABASE}")
         finally:
-            # In a transaction that failed DuckDB refuses even this; the rollback drops them.
-            with contextlib.suppress(duckdb.TransactionException):
-                for name in self.temporary:
-                    con.execute(f'drop table if exists "{name}"')
+            path.unlink(missing_ok=True)
+            Path(f"{path}.wal").unlink(missing_ok=True)
 
 
 class CastFailed(Exception):
@@ -83,8 +123,8 @@ class Staged:
     text_columns: tuple[str, ...]
     vintages: tuple[str, ...]
     explain: Callable[[Exception], Exception]
-    # Spill files of DuckDB when the rows are read outside the warehouse.
-    workdir: Path | None = None
+    # The plan's tables, and DuckDB's spill files when the rows are read outside the warehouse.
+    workdir: Path
 
     def typed_sql(self, *, text: bool = False) -> str:
         """The rows with the warehouse table's columns and types (text columns kept as read),
@@ -98,7 +138,7 @@ class Staged:
     def insert_into(self, con: duckdb.DuckDBPyConnection, target: str) -> int:
         """Runs the typed query into ``target`` (a table of ``con``); returns the rows written."""
         try:
-            with self.plan.tables(con):
+            with self.plan.built(con, self.workdir):
                 insert = f'insert into "{target}" by name {self.typed_sql()}'
                 return con.execute(insert).fetchone()[0]
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
@@ -110,7 +150,7 @@ class Staged:
         key = ", ".join(f'"{c}"' for c in TABLES[self.table].key)
         with self._connection() as con:
             try:
-                with self.text_plan.tables(con):
+                with self.text_plan.built(con, self.workdir):
                     result = con.execute(f"{self.typed_sql(text=True)} order by {key}")
                     offset = 0
                     while len(frame := result.fetch_df_chunk(TEXT_CHUNK_ROWS // 2048)):
@@ -136,11 +176,7 @@ class Staged:
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
-        configure(con)
-        if self.workdir is not None:
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            quoted = str(self.workdir).replace("'", "''")
-            con.execute(f"set temp_directory = '{quoted}'")
+        configure(con, self.workdir)
         return con
 
 

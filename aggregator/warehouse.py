@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -33,6 +34,8 @@ from aggregator.staging import Staged
 from aggregator.validate import Validation, count, validate_loaded
 from schemas import TABLES, Table
 from schemas.metrics import METRICS
+
+log = logging.getLogger("aggregator.warehouse")
 
 METRICS_FRAME = pd.DataFrame(
     [(m.id, m.unit, m.kind, m.tolerance, m.description, m.ipc_phase) for m in METRICS.values()],
@@ -183,29 +186,35 @@ def validators(path: Path, sources: list[str]) -> dict[str, dict[str, Validator]
     """Last good download of each URL of each source, for conditional GET.
 
     Only downloads of runs whose data was published (or confirmed unchanged) count: after a
-    failed validation the next refresh must fetch the body again, not accept a 304.
+    failed validation the next refresh must fetch the body again, not accept a 304. They are
+    read before ``prepare`` (so that the downloads need not wait for it): a warehouse of an
+    older layout that lacks a column read here gives none, and everything is downloaded.
     """
     found: dict[str, dict[str, Validator]] = {source: {} for source in sources}
     if not path.exists():
         return found
     with connect(path, read_only=True) as con:
-        if not con.execute(
-            "select 1 from information_schema.tables where table_name = 'fetches'"
-        ).fetchall():
+        try:
+            rows = _last_good_downloads(con, sources)
+        except (duckdb.CatalogException, duckdb.BinderException) as exc:
+            log.info("no conditional requests this time: %s", str(exc).splitlines()[0])
             return found
-        rows = con.execute(
-            """
-            select f.source, f.url, f.etag, f.last_modified, f.sha256, f.raw_path, f.version
-            from fetches f join runs r using (run_id, source)
-            where f.source in (select unnest(?)) and f.sha256 is not null and f.error is null
-              and r.outcome in ('published', 'not_modified')
-            qualify row_number() over (partition by f.source, f.url order by f.requested_at desc) = 1
-            """,
-            [sources],
-        ).fetchall()
     for source, url, *known in rows:
         found[source][url] = Validator(*known)
     return found
+
+
+def _last_good_downloads(con: duckdb.DuckDBPyConnection, sources: list[str]) -> list[tuple]:
+    return con.execute(
+        """
+        select f.source, f.url, f.etag, f.last_modified, f.sha256, f.raw_path, f.version
+        from fetches f join runs r using (run_id, source)
+        where f.source in (select unnest(?)) and f.sha256 is not null and f.error is null
+          and r.outcome in ('published', 'not_modified')
+        qualify row_number() over (partition by f.source, f.url order by f.requested_at desc) = 1
+        """,
+        [sources],
+    ).fetchall()
 
 
 @contextmanager

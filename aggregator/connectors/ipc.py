@@ -433,7 +433,7 @@ def _phases_plan(
                    r.population as population, r.fraction as fraction,
                    r.overall_phase as overall_phase, fetch_id
             from (select *, unnest({_long_rows("unit.figures", text=text)}) as r
-                  from {UNITS_TABLE})
+                  from {staging.plan_table(UNITS_TABLE)})
         )
         -- A period the analysis does not cover, or a phase IPC did not estimate: no row.
         where period_start is not null and population is not null

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from aggregator import warehouse
+from aggregator import staging, warehouse
 from aggregator.config import HttpSettings
 from aggregator.connectors import ipc
 from aggregator.http import Fetcher, make_client
@@ -79,6 +79,29 @@ def test_staged_rows_publish_as_they_were_staged(tmp_path):
     whole = validate("ipc_phases", frame, run_id="r1", source="ipc_api")
     assert run == [(27 + 56 + 2, whole.warnings, 0)]  # the recorded figures' own rounding
     assert whole.warnings > 0
+
+
+def test_plan_tables_are_attached_read_only_and_removed(tmp_path):
+    """The units table of the IPC plan is built in a file of the stage and attached
+    read-only to the loading connection (whose transaction writes the warehouse alone). The
+    file goes when the load is done, whether it worked or not."""
+    staged = _stage(tmp_path, {"AF": [AF_EAST_2017], "PS": [GAZA_MAY_2024]})["ipc_phases"]
+    name = next(iter(staged.plan.tables))
+    with duckdb.connect() as con, staged.plan.built(con, staged.workdir):
+        (path,) = [p for p in staged.workdir.iterdir() if p.suffix == ".duckdb"]
+        options = con.execute(
+            "select readonly from duckdb_databases() where database_name = 'plan'"
+        ).fetchall()
+        units = con.execute(f"select count(*) from {staging.plan_table(name)}").fetchone()[0]
+        with pytest.raises(duckdb.Error, match="read-only"):
+            con.execute(f"delete from {staging.plan_table(name)}")
+    assert options == [(True,)]
+    assert units == 2 + 3 + 2 + 1  # each answer's national figures and its units
+    assert not path.exists()
+    with duckdb.connect() as con, pytest.raises(ZeroDivisionError):
+        with staged.plan.built(con, staged.workdir):
+            1 / 0
+    assert not [p for p in staged.workdir.iterdir() if p.suffix == ".duckdb"]
 
 
 def test_loaded_rows_get_the_warnings_of_the_whole_frame(tmp_path):

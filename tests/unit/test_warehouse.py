@@ -480,3 +480,17 @@ def test_validators_ignore_skipped_runs(wh):
     """A skipped run (no key) contributes nothing, even if fetch rows were written for it."""
     _meta_only(wh, "r1", "skipped", _fetch("r1", 1, U_ANALYSES, etag='"a1"'))
     assert warehouse.validators(wh, ["ipc_api"])["ipc_api"] == {}
+
+
+def test_validators_of_an_older_layout_are_none_until_prepared(wh):
+    """Validators are read before prepare: a fetches table without a column they read gives
+    no conditional requests (a full download), not an error; once prepared, they are found."""
+    sha = "a" * 64
+    _meta_only(wh, "r1", "published", _fetch("r1", 1, U_AF, etag='"af1"', sha=sha))
+    with warehouse.connect(wh) as con:
+        con.execute("alter table fetches drop column version")
+        con.execute("comment on table figures_stored is 'layout sha256 of an older version'")
+    assert warehouse.validators(wh, ["ipc_api"]) == {"ipc_api": {}}
+    warehouse.prepare(wh)
+    assert warehouse.validators(wh, ["ipc_api"])["ipc_api"][U_AF].sha256 == sha
+
