@@ -1,11 +1,11 @@
 """Large tables staged as a DuckDB query over the raw files, loaded once when they publish.
 
 A connector whose payloads can hold millions of rows (the IPC API) builds no frame: it
-describes its rows as a query over the raw files it downloaded (``Staged``). The warehouse runs
-that query straight into the table inside the source's publishing transaction, so the rows are
-parsed and written once; the table's checks then run over the loaded rows as SQL
-(aggregator.screen) and pandera judges only the vintages the screen flags. A failure rolls the
-whole transaction back.
+describes its rows (``Staged``) as a query over the raw files it downloaded, or over tables it
+built from them in a file of its stage (``Plan``). The warehouse runs that query straight into
+the table inside the source's publishing transaction, so the rows are written once; the
+table's checks then run over the loaded rows as SQL (aggregator.screen) and pandera judges
+only the vintages the screen flags. A failure rolls the whole transaction back.
 
 When a value does not cast to its column's type (a population of 'n/a'), the typed query
 fails; the same rows read as text (``text_query``) let validation name each failing row,
@@ -15,10 +15,9 @@ column and value.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -49,60 +48,61 @@ def configure(con: duckdb.DuckDBPyConnection, workdir: Path | None = None) -> No
         con.execute(f"set temp_directory = {literal(str(workdir))}")
 
 
-# The plan's own tables are read by the query one row group per thread; small row groups let
-# a few thousand rows (the IPC units) fan out over every core as they unnest into millions.
+# A plan's query may read tables that the connector built in a file (plan_database). DuckDB
+# scans a table one row group per thread: small row groups let a few thousand rows (the IPC
+# units) fan out over every core as they unnest into millions.
 PLAN_ROW_GROUP = 8192
 PLAN_DATABASE = "plan"
 
 
 def plan_table(name: str) -> str:
-    """How a plan's query names one of the plan's own tables."""
+    """How SQL names a table of the plan database."""
     return f'{PLAN_DATABASE}."{name}"'
+
+
+@contextmanager
+def plan_database(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[None]:
+    """A new file ``path`` attached to ``con`` as the plan database while the block builds
+    its tables (``plan_table``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    _attach(con, path, "")
+    try:
+        yield
+    finally:
+        con.execute(f"detach {PLAN_DATABASE}")
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path, mode: str) -> None:
+    # DuckDB splits a scan by the row group size the database is attached with, not by the
+    # one it was written with.
+    con.execute(
+        f"attach {literal(str(path))} as {PLAN_DATABASE} ({mode}row_group_size {PLAN_ROW_GROUP})"
+    )
 
 
 @dataclass(frozen=True)
 class Plan:
-    """SQL computing staged rows: ``query``, over the ``tables`` built first (name -> select,
-    in order) and named in the query with ``plan_table``."""
+    """SQL computing staged rows: ``query``, which may read the tables of a plan database
+    (``database``)."""
 
     query: str
-    tables: dict[str, str] = field(default_factory=dict)
+    database: Path | None = None
 
     @contextmanager
-    def built(self, con: duckdb.DuckDBPyConnection, workdir: Path) -> Iterator[None]:
-        """The plan's tables, built in a file of ``workdir`` by a connection of their own and
-        attached to ``con`` read-only while the block runs: a transaction of ``con`` (the
-        publishing one) may write to one database only, and reading attached files is
-        allowed."""
-        if not self.tables:
+    def attached(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """The plan database attached to ``con`` read-only while the block runs: the
+        publishing transaction may write to the warehouse alone."""
+        if self.database is None:
             yield
             return
-        workdir.mkdir(parents=True, exist_ok=True)
-        path = workdir / f"plan-{secrets.token_hex(4)}.duckdb"
+        _attach(con, self.database, "read_only, ")
         try:
-            with duckdb.connect() as build:
-                configure(build, workdir)
-                build.execute(
-                    f"attach {literal(str(path))} as {PLAN_DATABASE} "
-                    f"(row_group_size {PLAN_ROW_GROUP})"
-                )
-                for name, select in self.tables.items():
-                    build.execute(f"create table {plan_table(name)} as {select}")
-                build.execute(f"detach {PLAN_DATABASE}")
-            # DuckDB splits a scan by the row group size the database is attached with.
-            con.execute(
-                f"attach {literal(str(path))} as {PLAN_DATABASE} "
-                f"(read_only, row_group_size {PLAN_ROW_GROUP})"
-            )
-            try:
-                yield
-            finally:
-                # In a transaction that failed DuckDB refuses even this; closing detaches.
-                with contextlib.suppress(duckdb.Error):
-                    con.execute(f"detach {PLAN_DATABASE}")
+            yield
         finally:
-            path.unlink(missing_ok=True)
-            Path(f"{path}.wal").unlink(missing_ok=True)
+            # In a transaction that failed DuckDB refuses even this; closing detaches.
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"detach {PLAN_DATABASE}")
 
 
 class CastFailed(Exception):
@@ -123,8 +123,8 @@ class Staged:
     text_columns: tuple[str, ...]
     vintages: tuple[str, ...]
     explain: Callable[[Exception], Exception]
-    # The plan's tables, and DuckDB's spill files when the rows are read outside the warehouse.
-    workdir: Path
+    # DuckDB's spill files when the rows are read outside the warehouse.
+    workdir: Path | None = None
 
     def typed_sql(self, *, text: bool = False) -> str:
         """The rows with the warehouse table's columns and types (text columns kept as read),
@@ -138,7 +138,7 @@ class Staged:
     def insert_into(self, con: duckdb.DuckDBPyConnection, target: str) -> int:
         """Runs the typed query into ``target`` (a table of ``con``); returns the rows written."""
         try:
-            with self.plan.built(con, self.workdir):
+            with self.plan.attached(con):
                 insert = f'insert into "{target}" by name {self.typed_sql()}'
                 return con.execute(insert).fetchone()[0]
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
@@ -150,7 +150,7 @@ class Staged:
         key = ", ".join(f'"{c}"' for c in TABLES[self.table].key)
         with self._connection() as con:
             try:
-                with self.text_plan.built(con, self.workdir):
+                with self.text_plan.attached(con):
                     result = con.execute(f"{self.typed_sql(text=True)} order by {key}")
                     offset = 0
                     while len(frame := result.fetch_df_chunk(TEXT_CHUNK_ROWS // 2048)):

@@ -6,11 +6,13 @@ for each country. The key goes in the ``key`` query parameter, as the API requir
 are kept.
 
 The /population answers can run to millions of long rows (analysis x unit x period x phase),
-so no frame is built: the analyses' own fields are read and checked here, and the long rows are
-a DuckDB query over the raw answers (aggregator.staging) that the warehouse runs straight into
-the table when it publishes: flat memory, near the speed of DuckDB loading the raw file alone.
-Figures are read typed; when a figure is not a number, the query reads them as text so that
-validation can name the row, column and value instead of failing on the first cast.
+so no frame is built: DuckDB reads the answers once, into a table of their units (a few
+thousand rows, each with its figures and its analysis' fields) in a file of the stage. The
+analyses are checked here from it; the long rows are a query over it (aggregator.staging) that
+the warehouse runs straight into the table when it publishes: flat memory, near the speed of
+DuckDB loading the raw file alone. Figures are read typed; when a figure is not a number, the
+units are read as text so that validation can name the row, column and value instead of
+failing on the first cast.
 """
 
 from __future__ import annotations
@@ -147,53 +149,52 @@ def _figure_types(number: str, share: str) -> dict[str, str]:
     return types
 
 
-def _json_columns(typed: bool, *, units: bool) -> str:
-    """The read_json ``columns`` argument: the analyses' own fields of /population, or with
-    ``units`` the fields the long rows come from (every unit's figures), typed or as text."""
+def _json_columns(typed: bool) -> str:
+    """The read_json ``columns`` argument: the fields of /population that we read (the
+    analyses' own and every unit's figures), typed or as text."""
     number, share = ("BIGINT", "DOUBLE") if typed else ("VARCHAR", "VARCHAR")
-    if units:
-        figures = ", ".join(f"{k} {t}" for k, t in _figure_types(number, share).items())
-        area = f"STRUCT(id VARCHAR, name VARCHAR, {figures})"
-        group = f"STRUCT(id VARCHAR, name VARCHAR, {figures}, areas {area}[])"
-        fields = {
-            "id": "VARCHAR",
-            "country": "VARCHAR",
-            **{key: "VARCHAR" for key in PERIOD_DATES.values()},
-            **_figure_types(number, share),
-            "groups": f"{group}[]",
-            "areas": f"{area}[]",
-        }
-    else:
-        fields = {
-            "id": "VARCHAR",
-            "title": "VARCHAR",
-            "country": "VARCHAR",
-            "condition": "VARCHAR",
-            "analysis_date": "VARCHAR",
-            **{key: "VARCHAR" for key in PERIOD_DATES.values()},
-            "population": number,
-        }
+    figures = ", ".join(f"{k} {t}" for k, t in _figure_types(number, share).items())
+    area = f"STRUCT(id VARCHAR, name VARCHAR, {figures})"
+    group = f"STRUCT(id VARCHAR, name VARCHAR, {figures}, areas {area}[])"
+    fields = {
+        "id": "VARCHAR",
+        "title": "VARCHAR",
+        "country": "VARCHAR",
+        "condition": "VARCHAR",
+        "analysis_date": "VARCHAR",
+        **{key: "VARCHAR" for key in PERIOD_DATES.values()},
+        "population": number,
+        **_figure_types(number, share),
+        "groups": f"{group}[]",
+        "areas": f"{area}[]",
+    }
     return "{" + ", ".join(f"'{k}': '{t}'" for k, t in fields.items()) + "}"
 
 
 def _long_rows(unit: str, *, text: bool) -> str:
-    """SQL list of one struct per period x phase of a unit: its figures in long form."""
-    cast = "VARCHAR" if text else None
+    """SQL list of one struct per period x phase of a unit: its figures in long form, typed
+    (a unit read as text casts here) or as text."""
+    types = dict.fromkeys(LONG_FIGURES, "VARCHAR") if text else LONG_FIGURES
     items = []
     for period, suffix in PERIODS.items():
         for phase, prefix in PHASE_KEYS.items():
             fraction = "1.0" if phase == "all" else f"{unit}.{FRACTION_KEYS[phase]}{suffix}"
-            values = {
-                "period": f"'{period}'",
-                "phase": f"'{phase}'",
+            figures = {
                 "population": f"{unit}.{prefix}{suffix}",
                 "fraction": fraction,
                 "overall_phase": f"{unit}.overall_phase{suffix}",
             }
-            if cast:  # one type per struct field across the list
-                values = {k: f"({v})::{cast}" for k, v in values.items()}
+            values = {
+                "period": f"'{period}'",
+                "phase": f"'{phase}'",
+                # One type per struct field across the list.
+                **{k: f"({v})::{types[k]}" for k, v in figures.items()},
+            }
             items.append("{" + ", ".join(f"'{k}': {v}" for k, v in values.items()) + "}")
     return "[" + ", ".join(items) + "]"
+
+
+LONG_FIGURES = {"population": "BIGINT", "fraction": "DOUBLE", "overall_phase": "BIGINT"}
 
 
 def _period_bounds(column: str, period: str) -> str:
@@ -221,34 +222,34 @@ def _countries() -> pd.DataFrame:
 def _stage_population(
     responses: list[Fetched], acute: dict[str, dict[str, Any]], stage: Path
 ) -> dict[str, Any]:
+    """Reads every answer once, into the units table of a file in ``stage`` that the long
+    rows are computed from when they publish; the analyses are the answers' national units."""
     by_path = {str(r.path): r for r in responses}
     urls = {path: r.record.url for path, r in by_path.items()}
-    files = pd.DataFrame(
-        # Identical answers share one raw file: read it once, credit its first download.
-        list({str(r.path): r.fetch_id for r in reversed(responses)}.items()),
-        columns=["filename", "fetch_id"],
-    )
+    # Identical answers share one raw file: read it once, credit its first download.
+    fetch_ids = {str(r.path): r.fetch_id for r in reversed(responses)}
+    database = stage / f"{SOURCE}.units.duckdb"
     with duckdb.connect() as con:
-        staging.configure(con)
-        con.register("files", files)
+        staging.configure(con, stage)
         con.register("countries", _countries())
         con.register("acute", _listing_frame(acute))
-        try:
-            _read_analyses(con, list(urls), typed=True)
-        # DuckDB's message about bytes that are not UTF-8 can itself fail to decode.
-        except (duckdb.Error, UnicodeDecodeError):
-            # A figure that is not a number, or a body that is not JSON: read as text to tell.
+        with staging.plan_database(con, database):
             try:
-                _read_analyses(con, list(urls), typed=False)
-            except (duckdb.Error, UnicodeDecodeError) as exc:
-                raise _parse_error(exc, by_path) from None
+                _read_units(con, fetch_ids, list(acute), typed=True)
+            # DuckDB's message about bytes that are not UTF-8 can itself fail to decode.
+            except (duckdb.Error, UnicodeDecodeError):
+                # A figure that is not a number, or a body that is not JSON: read as text to
+                # tell.
+                try:
+                    _read_units(con, fetch_ids, list(acute), typed=False)
+                except (duckdb.Error, UnicodeDecodeError) as exc:
+                    raise _parse_error(exc, by_path) from None
         _check_analyses(con, urls)
         analyses = con.sql(ANALYSES_SQL).df()
-    fetch_ids = dict(zip(files["filename"], files["fetch_id"], strict=True))
     phases = staging.Staged(
         "ipc_phases",
-        plan=_phases_plan(fetch_ids, analyses, _countries(), text=False),
-        text_plan=_phases_plan(fetch_ids, analyses, _countries(), text=True),
+        plan=_phases_plan(database, analyses, _countries(), text=False),
+        text_plan=_phases_plan(database, analyses, _countries(), text=True),
         text_columns=TEXT_FIGURES,
         vintages=tuple(analyses["analysis_id"]),
         explain=lambda exc: _parse_error(exc, by_path),
@@ -257,24 +258,66 @@ def _stage_population(
     return {"ipc_analyses": analyses[ANALYSIS_COLUMNS], "ipc_phases": phases}
 
 
-TEXT_FIGURES = ("population", "fraction", "overall_phase")
+TEXT_FIGURES = tuple(LONG_FIGURES)
+UNITS_TABLE = "ipc_api_units"
+# What each unit row carries of its answer and analysis.
+ANSWER_COLUMNS = (
+    "id, country, title, condition, analysis_date, population, fetch_id, filename, "
+    + ", ".join(f"{p}_start, {p}_end, {p}_text" for p in PERIODS)
+)
 
 
-def _read_analyses(con: duckdb.DuckDBPyConnection, paths: list[str], *, typed: bool) -> None:
-    """The analyses' own fields (not their units), for the acute analyses of the answers and
-    any without an id, to report."""
+def _read_units(
+    con: duckdb.DuckDBPyConnection, fetch_ids: dict[str, str], acute: list[str], *, typed: bool
+) -> None:
+    """The units of the acute analyses of the answers (and of any analysis without an id, to
+    report), each with its figures and its analysis' own fields, into the plan database:
+    national, its groups, their areas, or areas directly under the analysis when it has no
+    groups (the API nests them one way or the other). Each answer is read twice, once for the
+    analyses and their direct areas, once for the groups, and nothing nested stays in memory;
+    the two reads run side by side.
+
+    The SQL holds what it needs from the download (fetch id, file) as literals and joins
+    nothing to the answers: a join could make DuckDB hold every analysis of an answer in
+    memory at once."""
     periods = ", ".join(_period_bounds(column, p) for p, column in PERIOD_DATES.items())
-    con.execute("drop table if exists analyses")
+    ids = ", ".join(staging.literal(i) for i in acute)
+    wanted = f"list_contains([{ids}], j.id)" if acute else "false"
+    answers = " union all ".join(
+        f"""select j.*, {staging.literal(fetch_id)} as fetch_id,
+                   {staging.literal(path)} as filename, {periods}
+            from read_json({staging.literal(path)}, format = 'array', records = true,
+                           columns = {_json_columns(typed)}) j
+            where j.id is null or {wanted}"""
+        for path, fetch_id in fetch_ids.items()
+    )
+    text = not typed
+    nobody = "NULL::VARCHAR"
     con.execute(
         f"""
-        create temp table analyses as
-        select j.*, f.fetch_id, {periods}
-        from read_json(?, format = 'array', records = true, filename = true,
-                       columns = {_json_columns(typed, units=False)}) j
-        join files f using (filename)
-        where j.id is null or j.id in (select analysis_id from acute)
-        """,
-        [paths],
+        create or replace table {staging.plan_table(UNITS_TABLE)} as
+        with answers as not materialized ({answers}),
+        groups as not materialized (select {ANSWER_COLUMNS}, unnest(groups) as grp from answers)
+        select {ANSWER_COLUMNS}, unnest(
+            [{_unit("'national'", "id", nobody, nobody, "answers", area=False, text=text)}]
+            || [{_unit("'area'", "ar.id", "ar.name", nobody, "ar", area=True, text=text)}
+                for ar in (case when len(coalesce(groups, [])) = 0 then coalesce(areas, [])
+                           else [] end)]
+        ) as unit
+        from answers
+        union all
+        select {ANSWER_COLUMNS}, unnest(
+            [{_unit("'group'", "grp.id", "grp.name", nobody, "grp", area=False, text=text)}]
+            || [{_unit("'area'", "ar.id", "ar.name", "grp.name", "ar", area=True, text=text)}
+                for ar in coalesce(grp.areas, [])]
+        )
+        from groups
+        """
+    )
+    con.execute(
+        f"""create or replace temp table analyses as
+            select {ANSWER_COLUMNS} from {staging.plan_table(UNITS_TABLE)}
+            where unit.level = 'national'"""
     )
 
 
@@ -361,23 +404,12 @@ ANALYSES_SQL = f"""
 """
 
 
-UNITS_TABLE = "ipc_api_units"
-
-
 def _phases_plan(
-    files: dict[str, str], analyses: pd.DataFrame, countries: pd.DataFrame, *, text: bool
+    database: Path, analyses: pd.DataFrame, countries: pd.DataFrame, *, text: bool
 ) -> staging.Plan:
-    """The long rows of every unit of the answers' acute analyses, in two steps: the units
-    (national, its groups, their areas, or areas directly under the analysis when it has no
-    groups: the API nests them one way or the other) into a temporary table, one row each with
-    its figures; then one row per unit x period x phase. The second step, from a table of many
-    row groups, runs on every core; the first reads each answer twice (once for the analyses
-    and their direct areas, once for the groups) and keeps nothing nested in memory.
-
-    The SQL holds what it needs from the analyses and the download (fetch id, country) as
-    literals and joins nothing to the answers: a join could make DuckDB hold every analysis of
-    an answer in memory at once."""
-    ids = ", ".join(staging.literal(i) for i in analyses["analysis_id"])
+    """One long row per unit x period x phase of the units in ``database`` (_read_units),
+    figures typed or (``text``) as read. The query reads a table of many small row groups, so
+    it runs on every core; the country of each analysis is held in it as a literal."""
     found = countries[countries["iso2"].isin(analyses["country_iso2"])]
     iso3, name = (
         "case country "
@@ -390,34 +422,6 @@ def _phases_plan(
         else "NULL::VARCHAR"  # no acute analysis: no rows
         for c in ("iso3", "name")
     )
-    periods = ", ".join(_period_bounds(column, p) for p, column in PERIOD_DATES.items())
-    analysis = "id, country, fetch_id, " + ", ".join(f"{p}_start, {p}_end" for p in PERIODS)
-    answers = " union all ".join(
-        f"""select j.*, {staging.literal(fetch_id)} as fetch_id, {periods}
-            from read_json({staging.literal(path)}, format = 'array', records = true,
-                           columns = {_json_columns(not text, units=True)}) j
-            where list_contains([{ids}], j.id)"""
-        for path, fetch_id in files.items()
-    )
-    nobody = "NULL::VARCHAR"
-    units = f"""
-        with answers as not materialized ({answers}),
-        groups as not materialized (select {analysis}, unnest(groups) as grp from answers)
-        select {analysis}, unnest(
-            [{_unit("'national'", "id", nobody, nobody, "answers", area=False, text=text)}]
-            || [{_unit("'area'", "ar.id", "ar.name", nobody, "ar", area=True, text=text)}
-                for ar in (case when len(coalesce(groups, [])) = 0 then coalesce(areas, [])
-                           else [] end)]
-        ) as unit
-        from answers
-        union all
-        select {analysis}, unnest(
-            [{_unit("'group'", "grp.id", "grp.name", nobody, "grp", area=False, text=text)}]
-            || [{_unit("'area'", "ar.id", "ar.name", "grp.name", "ar", area=True, text=text)}
-                for ar in coalesce(grp.areas, [])]
-        )
-        from groups
-    """
     starts = " ".join(f"when '{p}' then {p}_start" for p in PERIODS)
     ends = " ".join(f"when '{p}' then {p}_end" for p in PERIODS)
     query = f"""
@@ -438,7 +442,7 @@ def _phases_plan(
         -- A period the analysis does not cover, or a phase IPC did not estimate: no row.
         where period_start is not null and population is not null
     """
-    return staging.Plan(query, {UNITS_TABLE: units})
+    return staging.Plan(query, database)
 
 
 def _unit(

@@ -81,27 +81,30 @@ def test_staged_rows_publish_as_they_were_staged(tmp_path):
     assert whole.warnings > 0
 
 
-def test_plan_tables_are_attached_read_only_and_removed(tmp_path):
-    """The units table of the IPC plan is built in a file of the stage and attached
-    read-only to the loading connection (whose transaction writes the warehouse alone). The
-    file goes when the load is done, whether it worked or not."""
-    staged = _stage(tmp_path, {"AF": [AF_EAST_2017], "PS": [GAZA_MAY_2024]})["ipc_phases"]
-    name = next(iter(staged.plan.tables))
-    with duckdb.connect() as con, staged.plan.built(con, staged.workdir):
-        (path,) = [p for p in staged.workdir.iterdir() if p.suffix == ".duckdb"]
-        options = con.execute(
+def test_the_answers_are_read_once_into_units_attached_read_only(tmp_path):
+    """The extract reads the answers into a units table in a file of the stage: one row per
+    unit with its analysis' fields, national rows giving the analyses. The load attaches it
+    read-only to the publishing connection, whose transaction writes the warehouse alone."""
+    tables = _stage(tmp_path, {"AF": [AF_EAST_2017], "PS": [GAZA_MAY_2024]})
+    staged = tables["ipc_phases"]
+    assert staged.plan.database == staged.text_plan.database
+    assert staged.plan.database.parent == tmp_path / "stage"
+    units = f"{staging.plan_table(ipc.UNITS_TABLE)}"
+    with duckdb.connect() as con, staged.plan.attached(con):
+        read_only = con.execute(
             "select readonly from duckdb_databases() where database_name = 'plan'"
         ).fetchall()
-        units = con.execute(f"select count(*) from {staging.plan_table(name)}").fetchone()[0]
+        levels = con.execute(
+            f"select id, unit.level, count(*) from {units} group by all order by all"
+        ).fetchall()
         with pytest.raises(duckdb.Error, match="read-only"):
-            con.execute(f"delete from {staging.plan_table(name)}")
-    assert options == [(True,)]
-    assert units == 2 + 3 + 2 + 1  # each answer's national figures and its units
-    assert not path.exists()
-    with duckdb.connect() as con, pytest.raises(ZeroDivisionError):
-        with staged.plan.built(con, staged.workdir):
-            1 / 0
-    assert not [p for p in staged.workdir.iterdir() if p.suffix == ".duckdb"]
+            con.execute(f"delete from {units}")
+    assert read_only == [(True,)]
+    national = {(i, n) for i, level, n in levels if level == "national"}
+    assert national == {(i, 1) for i in tables["ipc_analyses"]["analysis_id"]}
+    assert sum(n for *_, n in levels) == len(
+        staged.frame().drop_duplicates(["analysis_id", "unit_id", "level", "unit_name"])
+    )
 
 
 def test_loaded_rows_get_the_warnings_of_the_whole_frame(tmp_path):

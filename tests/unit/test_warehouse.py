@@ -493,4 +493,3 @@ def test_validators_of_an_older_layout_are_none_until_prepared(wh):
     assert warehouse.validators(wh, ["ipc_api"]) == {"ipc_api": {}}
     warehouse.prepare(wh)
     assert warehouse.validators(wh, ["ipc_api"])["ipc_api"][U_AF].sha256 == sha
-
