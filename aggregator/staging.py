@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from aggregator.ddl import columns_of
+from aggregator.errors import AggregatorError
 from schemas import TABLES
 
 # DuckDB spills to disk beyond this, so a refresh's memory does not grow with the payload.
@@ -63,14 +64,28 @@ def plan_table(name: str) -> str:
 @contextmanager
 def plan_database(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[None]:
     """A new file ``path`` attached to ``con`` as the plan database while the block builds
-    its tables (``plan_table``)."""
+    its tables (``plan_table``), written out when it ends."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     _attach(con, path, "")
     try:
         yield
+        # Written here, where a full disk is told as such, rather than by the detach.
+        con.execute(f"checkpoint {PLAN_DATABASE}")
+    except duckdb.Error as exc:
+        refuse_unwritten(exc, path)
+        raise
     finally:
-        con.execute(f"detach {PLAN_DATABASE}")
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"detach {PLAN_DATABASE}")
+
+
+def refuse_unwritten(exc: BaseException, path: Path) -> None:
+    """Raises an AggregatorError naming ``path`` when DuckDB's ``exc`` says that it could not
+    write a file (a full disk): no fault of the data, and not to be reported as one."""
+    if "Could not write file" in str(exc):
+        reason = str(exc).splitlines()[0]
+        raise AggregatorError(f"cannot write the stage file {path}: {reason}") from None
 
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path, mode: str) -> None:

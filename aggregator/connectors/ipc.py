@@ -237,12 +237,14 @@ def _stage_population(
             try:
                 _read_units(con, fetch_ids, list(acute), typed=True)
             # DuckDB's message about bytes that are not UTF-8 can itself fail to decode.
-            except (duckdb.Error, UnicodeDecodeError):
+            except (duckdb.Error, UnicodeDecodeError) as exc:
+                staging.refuse_unwritten(exc, database)
                 # A figure that is not a number, or a body that is not JSON: read as text to
                 # tell.
                 try:
                     _read_units(con, fetch_ids, list(acute), typed=False)
                 except (duckdb.Error, UnicodeDecodeError) as exc:
+                    staging.refuse_unwritten(exc, database)
                     raise _parse_error(exc, by_path) from None
         _check_analyses(con, urls)
         analyses = con.sql(ANALYSES_SQL).df()
