@@ -1,13 +1,11 @@
-"""The report as one self-contained HTML page (Jinja2, autoescaped) and as PDF (WeasyPrint).
+"""The report as one self-contained HTML page (Jinja2, autoescaped), which the PDF is printed
+from (aggregator.report.pdf).
 
-The page loads nothing: styles and charts are inline, links are plain <a href>. The PDF is
-printed from the same HTML with a URL fetcher that refuses every request, so a stray
-reference would fail the report instead of reaching the network.
+The page loads nothing: styles and charts are inline, links are plain <a href>.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -15,7 +13,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from aggregator import __version__, compare
-from aggregator.errors import AggregatorError
 from aggregator.report import charts
 from aggregator.report.data import PRE_WAR_TRUCKS, ReportData
 
@@ -82,23 +79,6 @@ def html(data: ReportData) -> str:
         version=__version__,
         source_name=lambda source, ref=None: _source_name(source, ref, documents),
     )
-
-
-def pdf(page: str, path: Path) -> None:
-    try:
-        from weasyprint import HTML
-        from weasyprint.urls import FatalURLFetchingError, URLFetcher
-    except OSError as exc:  # WeasyPrint loads pango from the system when imported
-        raise AggregatorError(
-            f"the PDF needs the pango library ({exc}): apt-get install libpango-1.0-0 "
-            "libpangoft2-1.0-0, or leave pdf out of --format"
-        ) from None
-
-    class Offline(URLFetcher):
-        def fetch(self, url, headers=None):
-            raise FatalURLFetchingError(f"the report must load nothing, but asked for {url}")
-
-    HTML(string=page, url_fetcher=Offline()).write_pdf(path)
 
 
 def _environment() -> Environment:
