@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -107,6 +107,13 @@ class FetchRecord:
     error: str | None = None
     version: str | None = None
     catalogue: bool = False
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    """A file's bytes, opened when first asked for (so that its OSError is the reader's)."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            yield chunk
 
 
 @dataclass(frozen=True)
@@ -306,20 +313,28 @@ class Fetcher:
         self.on_event("done", record)
         return fetched
 
-    def read_file(self, path: Path) -> Fetched:
-        """A local file (a curated CSV) kept in the raw store and recorded like a download."""
-        record = self._new_record(path.as_posix())
+    def read_files(self, paths: list[Path], listing: str) -> list[Fetched]:
+        """Local files (curated CSVs), each kept in the raw store and recorded like a download,
+        after a record named ``listing`` of which files they are. Like a body that comes again
+        the same, a file or list whose bytes are those of the last good read is not modified:
+        a refresh where none of them changed leaves the tables as they are."""
+        names = "".join(f"{path.as_posix()}\n" for path in paths) or "no files\n"
+        self._keep(self._new_record(listing), [names.encode()])
+        return [self._keep(self._new_record(path.as_posix()), _chunks(path)) for path in paths]
+
+    def _keep(self, record: FetchRecord, chunks: Iterable[bytes]) -> Fetched:
         with self.raw.writer() as writer:
             try:
-                with path.open("rb") as handle:
-                    while chunk := handle.read(1 << 20):
-                        writer.write(chunk)
+                for chunk in chunks:
+                    writer.write(chunk)
             except OSError as exc:
                 record.error = f"cannot read: {exc.strerror}"
                 raise FetchError(self.source, record.url, record.error) from None
             stored = writer.commit()
         record.attempts = 1
         record.sha256, record.bytes, record.raw_path = stored.sha256, stored.bytes, str(stored.path)
+        previous = self.validators.get(record.url)
+        record.not_modified = bool(previous and previous.sha256 == stored.sha256)
         self.on_event("done", record)
         return Fetched(record, stored.path)
 

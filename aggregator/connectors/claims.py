@@ -78,10 +78,11 @@ def extract(fetcher: Fetcher, folder: Path, extra: list[Path]) -> dict[str, pd.D
         if not path.is_file():
             raise ConfigError(f"{SOURCE}: claims file {path} does not exist")
         paths.append(path)
-    records: list[dict[str, Any]] = []
     for path in paths:
         curated_csv.check_size(path, path.as_posix(), SOURCE)  # before the raw store copies it
-        records.extend(parse(fetcher.read_file(path), path.name))
+    records: list[dict[str, Any]] = []
+    for fetched in fetcher.read_files(paths, f"{folder.as_posix()}/*.csv"):
+        records.extend(parse(fetched, Path(fetched.record.url).name))
     return {"press_claims": pd.DataFrame.from_records(records, columns=COLUMNS)}
 
 

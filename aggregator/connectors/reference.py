@@ -1,8 +1,9 @@
 """Reference figures: curated CSVs of official numbers that exist only in reports.
 
 Every ``*.csv`` in the reference directory (``$AGGREGATOR_DATA_DIR/reference``, tracked in
-git under data/reference/) is read through ``Fetcher.read_file``, so each file is kept in the
-raw store and recorded in ``fetches`` like a download. The connector checks the shape of the
+git under data/reference/) is read through ``Fetcher.read_files``, so each file is kept in the
+raw store and recorded in ``fetches`` like a download (and when neither the files nor the list
+of them changed, the table is left as it is). The connector checks the shape of the
 files (aggregator.connectors.curated_csv) and raises a ParseError naming file, line and field; the
 rules about the figures themselves are in schemas/reference_figures.py.
 """
@@ -43,10 +44,12 @@ def extract(fetcher: Fetcher, folder: Path) -> dict[str, pd.DataFrame]:
             f"{SOURCE}: the reference directory {folder} does not exist "
             "(it is $AGGREGATOR_DATA_DIR/reference; data/reference/ in the repository)"
         )
-    rows: list[dict[str, Any]] = []
-    for path in sorted(folder.glob("*.csv")):
+    paths = sorted(folder.glob("*.csv"))
+    for path in paths:
         curated_csv.check_size(path, path.as_posix(), SOURCE)  # before the raw store copies it
-        rows.extend(parse(fetcher.read_file(path), path.name))
+    rows: list[dict[str, Any]] = []
+    for fetched in fetcher.read_files(paths, f"{folder.as_posix()}/*.csv"):
+        rows.extend(parse(fetched, Path(fetched.record.url).name))
     return {"reference_figures": pd.DataFrame.from_records(rows, columns=COLUMNS)}
 
 

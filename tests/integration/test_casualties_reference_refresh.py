@@ -90,6 +90,48 @@ def test_a_revised_figure_is_a_new_vintage(settings):
     ) == [("2024-03-22", 1_200_000.0), ("2024-03-29", 1_400_000.0)]
 
 
+def test_unchanged_curated_files_are_not_modified_and_an_added_one_publishes(settings):
+    """Curated files count as unchanged when the list of them and each one's bytes are those of
+    the last good refresh: the table is left alone. A file added is a change."""
+    first = _run(settings, "reference")["reference"]
+    again = _run(settings, "reference")["reference"]
+    assert (again.outcome, again.not_modified, len(again.fetches)) == (
+        "not_modified",
+        len(first.fetches),
+        len(first.fetches),
+    )
+    held = _rows(settings, "select count(*) from reference_figures")[0][0]
+    revised = (
+        "displacement.people,PSE,Rafah,1400000,people,2024-03-20,2024-03-29,UNRWA,Revision,"
+        "https://www.unrwa.org/x,p. 1,,test row\n"
+    )
+    (settings.reference_dir / "revision.csv").write_text(HEADER + revised)
+    added = _run(settings, "reference")["reference"]
+    # The list of files changed and one file is new; the others came again the same.
+    assert (added.outcome, added.not_modified) == ("published", len(first.fetches) - 1)
+    assert _rows(settings, "select count(*) from reference_figures") == [(held + 1,)]
+
+
+def test_a_claims_file_removed_takes_its_claims_with_it(settings):
+    """Claims are replaced whole: with one file gone and the other unchanged, the list of
+    files tells the change, and only the remaining file's claims are left."""
+    shutil.copytree(ROOT / "data" / "claims", settings.claims_dir)
+    files = sorted(settings.claims_dir.glob("*.csv"))
+    (settings.claims_dir / "extra.csv").write_text(
+        "claim_id,published_on,outlet,url,speaker,quote,metric,geo,value,unit,comparator\n"
+        'extra-killed,2024-03-22,Test outlet,https://example.org/a,Someone,"more than 32,000 '
+        'killed",casualties.killed.cumulative,PSE,32000,people,gt\n'
+    )
+    assert _run(settings, "claims")["claims"].outcome == "published"
+    both = _rows(settings, "select count(*) from press_claims")[0][0]
+    assert _run(settings, "claims")["claims"].outcome == "not_modified"
+    (settings.claims_dir / "extra.csv").unlink()
+    removed = _run(settings, "claims")["claims"]
+    assert removed.outcome == "published"
+    assert _rows(settings, "select count(distinct file) from press_claims") == [(len(files),)]
+    assert _rows(settings, "select count(*) from press_claims")[0][0] < both
+
+
 def test_rule_breaking_row_fails_the_source_naming_file_and_line(settings):
     """An unknown metric on line 2 of a file rejects it with file and line; old rows stay."""
     _run(settings, "reference")

@@ -78,9 +78,12 @@ def test_every_file_is_recorded_as_a_fetch(tmp_path):
     """Each CSV is kept in the raw store with a fetch record; rows point to it."""
     folder = _folder(tmp_path, a=f"{HEADER}\n{RAFAH}\n", b=f"{HEADER}\n{TRUCKS}\n")
     table, fetcher = _extract(folder, tmp_path)
-    assert [Path(r.url).name for r in fetcher.records] == ["a.csv", "b.csv"]
+    listing, *files = fetcher.records
+    assert listing.url == f"{folder.as_posix()}/*.csv"
+    assert Path(listing.raw_path).read_text() == f"{folder / 'a.csv'}\n{folder / 'b.csv'}\n"
+    assert [Path(r.url).name for r in files] == ["a.csv", "b.csv"]
     assert all(r.sha256 and Path(r.raw_path).is_file() for r in fetcher.records)
-    assert list(table["fetch_id"]) == ["t/reference/1", "t/reference/2"]
+    assert list(table["fetch_id"]) == ["t/reference/2", "t/reference/3"]
 
 
 def test_optional_columns_may_be_left_out(tmp_path):
