@@ -385,9 +385,10 @@ def ipc_end_to_end(ctx: Context) -> Section:
 IPC_PHASES = {
     "prepare the warehouse (tables, views)": "aggregator.warehouse:prepare",
     "download (loopback) into the raw store": "aggregator.http:Fetcher.get",
-    "extract: download, read and check the analyses' own fields": "aggregator.connectors.ipc:extract",
+    "extract: download, read the answers into units, check the analyses": "aggregator.connectors.ipc:extract",
+    "extract: read the answers into units (DuckDB, into a stage file)": "aggregator.connectors.ipc:_read_units",
     "publish: the whole transaction": "aggregator.warehouse:publish",
-    "publish: read the answers' units, load the long rows (DuckDB)": "aggregator.staging:Staged.insert_into",
+    "publish: load the long rows from the units (DuckDB)": "aggregator.staging:Staged.insert_into",
     "publish: checks (SQL screen, pandera on what it flags)": "aggregator.warehouse:validate_loaded",
 }
 
@@ -401,8 +402,9 @@ def _phases_table(series: Series) -> list[str]:
         value = statistics.median(s.get(label, 0.0) for s in spent)
         rows.append([label, seconds(value), f"{value / series.wall:.0%}"])
     return [
-        "Where the in-process refresh spends its time (median over the runs; the download and "
-        "extract overlap, and the publish steps are parts of the publish):",
+        "Where the in-process refresh spends its time (median over the runs). The steps "
+        "overlap: prepare runs while the source downloads and extracts, the download and the "
+        "read are parts of the extract, and the publish steps are parts of the publish:",
         "",
         *table(["step", "wall", "share of the refresh"], rows),
     ]
