@@ -86,6 +86,7 @@ SOURCES: dict[str, Source] = {
                 opts.countries,
                 years=opts.settings.pull.fts_years,
                 flow_years=opts.settings.pull.fts_flow_years,
+                stage=opts.stage(fts.SOURCE),
             ),
             url_env="FTS_URL",
         ),

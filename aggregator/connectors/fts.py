@@ -26,18 +26,21 @@ committed, without the flows shared across the boundary (``onBoundary == "shared
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import pandas as pd
 import pyarrow as pa
 
-from aggregator.connectors import collector
+from aggregator import staging
+from aggregator.connectors import collector, fts_staged
 from aggregator.errors import AggregatorError, ParseError
 from aggregator.geo import country, iso3_from_iso2
 from aggregator.http import Fetched, Fetcher
@@ -65,19 +68,16 @@ def extract(
     countries: list[str] | None,
     years: Iterable[int],
     flow_years: Iterable[int],
-) -> dict[str, pd.DataFrame]:
+    *,
+    stage: Path,
+) -> dict[str, pd.DataFrame | staging.Staged]:
     iso3s = [iso3_from_iso2(c) for c in countries] if countries else []
-    flows = FlowTable()
+    pages: list[tuple[Fetched, Query]] = []
     for iso3 in iso3s or DEFAULT_FLOW_COUNTRIES:
         for year in flow_years:
-            read_flows(
-                flows,
-                fetcher,
-                base_url,
-                {"countryISO3": iso3, "year": str(year)},
-                query_iso3=iso3,
-                query_year=year,
-            )
+            params = {"countryISO3": iso3, "year": str(year)}
+            query = Query("&".join(f"{k}={v}" for k, v in sorted(params.items())), iso3, year)
+            pages += [(page, query) for page in flow_pages(fetcher, base_url, params)]
     appeals: list[dict[str, Any]] = []
     for year in years:
         response = fetcher.get(f"{base_url}{PROGRESS_PATH}/{year}")
@@ -87,9 +87,36 @@ def extract(
             if not iso3s or set(row["country_iso3s"].split(",")) & set(iso3s)
         )
     return {
-        "fts_flows": flows.frame(),
+        "fts_flows": _flows(pages, stage),
         "appeals": _latest_per_plan(pd.DataFrame.from_records(appeals, columns=APPEAL_COLUMNS)),
     }
+
+
+def _flows(pages: list[tuple[Fetched, Query]], stage: Path) -> pd.DataFrame | staging.Staged:
+    """The flows of every page: read by DuckDB into a stage file (fts_staged), or, when a page
+    holds a flow that only the Python reading reads as it should, read page by page here."""
+    staged = fts_staged.stage(
+        [
+            fts_staged.Page(str(page.path), page.fetch_id, query.key, query.iso3, query.year)
+            for page, query in pages
+        ],
+        stage,
+    )
+    if staged is not None:
+        return staging.Staged(
+            "fts_flows",
+            plan=fts_staged.plan(staged),
+            text_plan=fts_staged.plan(staged),
+            text_columns=(),
+            vintages=tuple(dict.fromkeys(query.key for _, query in pages)),
+            explain=lambda exc: ParseError(SOURCE, "the staged flows", str(exc)),
+            workdir=stage,
+        )
+    flows = FlowTable()
+    for page, query in pages:
+        with collector.paused():
+            flows.add_page(_body(page), page.record.url, page.fetch_id, query)
+    return flows.frame()
 
 
 def _latest_per_plan(appeals: pd.DataFrame) -> pd.DataFrame:
@@ -126,13 +153,20 @@ def read_flows(
 ) -> None:
     """Adds every flow of one query to ``flows``, following meta.nextLink page by page."""
     query = Query("&".join(f"{k}={v}" for k, v in sorted(params.items())), query_iso3, query_year)
+    for page in flow_pages(fetcher, base_url, params, path=path):
+        with collector.paused():
+            flows.add_page(_body(page), page.record.url, page.fetch_id, query)
+
+
+def flow_pages(
+    fetcher: Fetcher, base_url: str, params: dict[str, str], *, path: str = FLOW_PATH
+) -> Iterator[Fetched]:
+    """Every page of one query, following meta.nextLink."""
     response = fetcher.get(f"{base_url}{path}", params=params)
     seen = {str(response.record.url)}
     while True:
-        with collector.paused():
-            body = _body(response)
-            flows.add_page(body, response.record.url, response.fetch_id, query)
-        next_link = _next_link(body, response.record.url)
+        yield response
+        next_link = _next_link(_meta(response), response.record.url)
         if next_link is None:
             return
         if next_link in seen:
@@ -145,6 +179,34 @@ def read_flows(
             raise ParseError(SOURCE, response.record.url, f"more than {MAX_PAGES} pages")
         seen.add(next_link)
         response = fetcher.get(*_split_query(next_link))
+
+
+TAIL_BYTES = 1 << 16
+
+
+def _meta(response: Fetched) -> Any:
+    """A page's top-level ``meta``. FTS writes it last: read from the end of the body when
+    it is the body's last member, else from the whole body (checked as _body checks it)."""
+    with response.path.open("rb") as handle:
+        handle.seek(max(0, response.path.stat().st_size - TAIL_BYTES))
+        tail = handle.read().decode("utf-8", "replace")
+    # Outside a string, '"meta"' is a key: the body's own when its value ends the body.
+    start = tail.rfind('"meta"')
+    colon = tail.find(":", start + 6) if start >= 0 else -1
+    if colon >= 0 and not tail[start + 6 : colon].strip():
+        try:
+            meta, end = json.JSONDecoder().raw_decode(tail, colon + 1 + _blank(tail, colon + 1))
+        except json.JSONDecodeError:
+            pass
+        else:
+            if tail[end:].strip() == "}":
+                return meta
+    with collector.paused():
+        return _body(response).get("meta")
+
+
+def _blank(text: str, at: int) -> int:
+    return len(text[at:]) - len(text[at:].lstrip())
 
 
 def _split_query(url: str) -> tuple[str, dict[str, str]]:
@@ -162,8 +224,8 @@ def _body(response: Fetched) -> dict[str, Any]:
     return body
 
 
-def _next_link(body: dict[str, Any], page_url: str) -> str | None:
-    meta = body.get("meta") or {}
+def _next_link(meta: Any, page_url: str) -> str | None:
+    meta = meta or {}
     if not isinstance(meta, dict):
         raise ParseError(SOURCE, f"{page_url} field meta", "expected an object")
     link = meta.get("nextLink")

@@ -540,8 +540,13 @@ def _services() -> dict[str, Service]:
         ),
         "fts": Service(
             _demo_files("api.hpc.tools/"),
-            lambda f, _: fts.extract(
-                f, "https://api.hpc.tools", None, years=(2020, 2023, 2024), flow_years=(2020,)
+            lambda f, tmp: fts.extract(
+                f,
+                "https://api.hpc.tools",
+                None,
+                years=(2020, 2023, 2024),
+                flow_years=(2020,),
+                stage=tmp / "fts",
             ),
         ),
         "casualties": Service(
