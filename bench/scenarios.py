@@ -356,7 +356,7 @@ def ipc_end_to_end(ctx: Context) -> Section:
             ),
             f"Validation of the refresh: {warnings_of(in_process)}.",
             "",
-            *_phases_table(in_process),
+            *_phases_table(in_process, IPC_PHASES),
         ]
         if rows >= 10**6:
             ok = in_process.ok and floor.ok
@@ -393,12 +393,24 @@ IPC_PHASES = {
 }
 
 
-def _phases_table(series: Series) -> list[str]:
+# The same for FTS.
+FTS_PHASES = {
+    "prepare the warehouse (tables, views)": "aggregator.warehouse:prepare",
+    "download (loopback) into the raw store": "aggregator.http:Fetcher.get",
+    "extract: download, read the pages into rows": "aggregator.connectors.fts:extract",
+    "extract: read the pages into rows (DuckDB, into a stage file)": "aggregator.connectors.fts_staged:stage",
+    "publish: the whole transaction": "aggregator.warehouse:publish",
+    "publish: load the rows from the stage file (DuckDB)": "aggregator.staging:Staged.insert_into",
+    "publish: checks (SQL screen, pandera on what it flags)": "aggregator.warehouse:validate_loaded",
+}
+
+
+def _phases_table(series: Series, phases: dict[str, str]) -> list[str]:
     spent = [s.detail.get("phases", {}) for s in series.samples]
     if not spent or not series.wall:
         return []
     rows = []
-    for label in IPC_PHASES:
+    for label in phases:
         value = statistics.median(s.get(label, 0.0) for s in spent)
         rows.append([label, seconds(value), f"{value / series.wall:.0%}"])
     return [
@@ -448,6 +460,7 @@ def _floor_and_refresh(
     floor_label: str,
     source: str,
     roots: list[Path],
+    phases: dict[str, str] | None = None,
 ) -> Section:
     section = Section(title, [intro, ""])
     for rows in [r for r in sizes if r in ctx.sizes]:
@@ -457,7 +470,7 @@ def _floor_and_refresh(
         extra = http_max_bytes(data)
         with Served([data.root, *roots]) as served:
             in_process = refresh_in_process(
-                ctx, "refresh, in-process", served, [source], extra=extra
+                ctx, "refresh, in-process", served, [source], extra=extra, phases=phases
             )
             process = refresh_process(
                 ctx, f"`aggregator refresh --source {source}`", served, [source], extra=extra
@@ -476,6 +489,7 @@ def _floor_and_refresh(
             ),
             f"Validation of the refresh: {warnings_of(in_process)}.",
             "",
+            *(_phases_table(in_process, phases) if phases else []),
         ]
     return section
 
@@ -494,6 +508,7 @@ def fts_end_to_end(ctx: Context) -> Section:
         "floor (DuckDB read_json of the pages)",
         "fts",
         [DEMO],
+        FTS_PHASES,
     )
 
 
