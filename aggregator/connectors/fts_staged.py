@@ -35,7 +35,14 @@ MAX_PAGE_BYTES = 16 << 20
 SIDES = {"src": "sourceObjects", "dest": "destinationObjects"}
 NAME_SEPARATOR = " | "
 # The fields of a flow read as JSON, so that their JSON type can be checked, by kind.
-STRINGS = ("originalCurrency", "flowType", "contributionType", "method", "onBoundary")
+STRINGS = (
+    "originalCurrency",
+    "flowType",
+    "contributionType",
+    "method",
+    "onBoundary",
+    "description",
+)
 REQUIRED_STRINGS = ("status", "boundary")
 NUMBERS = ("originalAmount", "exchangeRate")
 TEXTS = ("budgetYear", "parentFlowId", "refCode")  # str() of a string or a whole number
@@ -72,7 +79,7 @@ class Page:
 def _columns() -> str:
     """The read_json ``columns`` argument: the fields of a page that are read."""
     fields = [f'"{f}" JSON' for f in JSON_FIELDS]
-    fields += ["description VARCHAR", *(f'"{s}" {OBJECT}[]' for s in SIDES.values())]
+    fields += [f'"{s}" {OBJECT}[]' for s in SIDES.values()]
     flow = f"STRUCT({', '.join(fields)})"
     spec = {"data": f"STRUCT(flows {flow}[])", "meta": "STRUCT(nextLink VARCHAR)"}
     return (
@@ -172,12 +179,25 @@ def _faults() -> list[str]:
         " and not coalesce(regexp_full_match(o.name, '[0-9]{1,18}'), false))"
         " or (o.type = 'Organization'"
         " and list_bool_or(list_transform(o.organizationTypes, lambda t: t IS NULL)))"
+        f" or {_not_text('o.type')} or {_not_text('o.id')} or {_not_text('o.name')}"
+        f" or {_not_text('o.code')}"
+        f" or list_bool_or(list_transform(o.organizationTypes, lambda t: {_not_text('t')}))"
     )
     faults += [
         f'list_bool_or(list_transform(f."{side}", lambda o: {bad_object}))'
         for side in SIDES.values()
     ]
     return [f"coalesce({f}, false)" for f in faults]
+
+
+# Object fields are read as text: DuckDB writes a boolean, a list, an object or a number with a
+# fraction or exponent as the JSON text, where Python's str() writes 'True', its repr, or the
+# float's repr. Text that may be one of those is left to the Python reading.
+def _not_text(value: str) -> str:
+    return (
+        f"coalesce({value} in ('true', 'false') or regexp_matches({value}, '^[\\[{{]')"
+        f" or regexp_full_match({value}, '-?[0-9]*[.eE][0-9eE.+-]*'), false)"
+    )
 
 
 @cache
@@ -315,7 +335,7 @@ def _flow_columns() -> dict[str, str]:
         "child_flow_ids": _joined_list("childFlowIds"),
         "keywords": _joined_list("keywords"),
         "ref_code": _text("refCode"),
-        "description": "f.description",
+        "description": _string("description"),
         **_side_columns("src"),
         **_side_columns("dest"),
         "fetch_id": "fetch_id",
