@@ -73,35 +73,35 @@ def extract(
 ) -> dict[str, pd.DataFrame | staging.Staged]:
     iso3s = [iso3_from_iso2(c) for c in countries] if countries else []
     pages: list[tuple[Fetched, Query]] = []
-    for iso3 in iso3s or DEFAULT_FLOW_COUNTRIES:
-        for year in flow_years:
-            params = {"countryISO3": iso3, "year": str(year)}
-            query = Query("&".join(f"{k}={v}" for k, v in sorted(params.items())), iso3, year)
-            pages += [(page, query) for page in flow_pages(fetcher, base_url, params)]
-    appeals: list[dict[str, Any]] = []
-    for year in years:
-        response = fetcher.get(f"{base_url}{PROGRESS_PATH}/{year}")
-        appeals.extend(
-            row
-            for row in parse_progress(response)
-            if not iso3s or set(row["country_iso3s"].split(",")) & set(iso3s)
-        )
+    with fts_staged.Stager(stage) as stager:
+        for iso3 in iso3s or DEFAULT_FLOW_COUNTRIES:
+            for year in flow_years:
+                params = {"countryISO3": iso3, "year": str(year)}
+                key = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+                query = Query(key, iso3, year)
+                for page in flow_pages(fetcher, base_url, params):
+                    pages.append((page, query))
+                    stager.add(fts_staged.Page(str(page.path), page.fetch_id, key, iso3, year))
+        appeals: list[dict[str, Any]] = []
+        for year in years:
+            response = fetcher.get(f"{base_url}{PROGRESS_PATH}/{year}")
+            appeals.extend(
+                row
+                for row in parse_progress(response)
+                if not iso3s or set(row["country_iso3s"].split(",")) & set(iso3s)
+            )
+        staged = stager.finish()
     return {
-        "fts_flows": _flows(pages, stage),
+        "fts_flows": _flows(pages, staged, stage),
         "appeals": _latest_per_plan(pd.DataFrame.from_records(appeals, columns=APPEAL_COLUMNS)),
     }
 
 
-def _flows(pages: list[tuple[Fetched, Query]], stage: Path) -> pd.DataFrame | staging.Staged:
-    """The flows of every page: read by DuckDB into a stage file (fts_staged), or, when a page
-    holds a flow that only the Python reading reads as it should, read page by page here."""
-    staged = fts_staged.stage(
-        [
-            fts_staged.Page(str(page.path), page.fetch_id, query.key, query.iso3, query.year)
-            for page, query in pages
-        ],
-        stage,
-    )
+def _flows(
+    pages: list[tuple[Fetched, Query]], staged: Path | None, stage: Path
+) -> pd.DataFrame | staging.Staged:
+    """The flows of every page: those DuckDB read into a stage file (fts_staged), or, when a
+    page holds a flow that only the Python reading reads as it should, read page by page here."""
     if staged is not None:
         return staging.Staged(
             "fts_flows",

@@ -14,7 +14,7 @@ field, and what it keeps for pandera to judge stays as it always was.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -342,14 +342,84 @@ def _flow_columns() -> dict[str, str]:
     }
 
 
-def stage(pages: Iterable[Page], stage_dir: Path) -> Path | None:
-    """Reads the pages into the rows table of a new stage file and returns the file; None when a row is one the SQL does not read as the Python reading would (or
+# Pages read by one DuckDB statement: some 20,000 flows, read while the next pages download.
+BATCH_PAGES = 100
+
+
+class Stager:
+    """Reads pages into the rows table of a new stage file as they come: every BATCH_PAGES
+    pages are read on a worker thread while the next ones download. ``finish`` gives the
+    file, or None when a row is one the SQL does not read as the Python reading would (or
     DuckDB cannot read a page at all): the caller reads the pages in Python then."""
-    pages = list(pages)
-    database = stage_dir / "fts.flows.duckdb"
+
+    def __init__(self, stage_dir: Path, batch_pages: int = BATCH_PAGES) -> None:
+        self.database = stage_dir / "fts.flows.duckdb"
+        self._batch_pages = batch_pages
+        self._batch: list[Page] = []
+        self._batches: list[Future[bool]] = []
+        self._created = False
+        self._refused = False  # a page that only the Python reading reads as it should
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fts-stage")
+        self._con = duckdb.connect()
+        staging.configure(self._con, stage_dir)
+        self._plan = staging.plan_database(self._con, self.database)
+        self._plan.__enter__()
+
+    def __enter__(self) -> Stager:
+        return self
+
+    def __exit__(self, *failure: object) -> None:
+        self._worker.shutdown(cancel_futures=True)
+        try:
+            self._plan.__exit__(*failure)
+        finally:
+            self._con.close()
+
+    def add(self, page: Page) -> None:
+        self._batch.append(page)
+        if len(self._batch) >= self._batch_pages:
+            self._submit()
+
+    def finish(self) -> Path | None:
+        """Waits for the pages to be read; the stage file, or None (see the class)."""
+        if self._batch:
+            self._submit()
+        if not all([batch.result() for batch in self._batches]) or not self._created:
+            return None
+        (faults,) = self._con.execute(
+            f"select count(*) from {staging.plan_table(ROWS_TABLE)} where _fault"
+        ).fetchone()
+        return None if faults else self.database
+
+    def _submit(self) -> None:
+        batch, self._batch = self._batch, []
+        self._batches.append(self._worker.submit(self._read, batch))
+
+    def _read(self, pages: list[Page]) -> bool:
+        if self._refused:
+            return False
+        into = (
+            f"insert into {staging.plan_table(ROWS_TABLE)} "
+            if self._created
+            else f"create table {staging.plan_table(ROWS_TABLE)} as "
+        )
+        try:
+            self._con.execute(into + _rows_sql(pages))
+        # A page that is not JSON, or holds a field of another shape than the columns say (a
+        # list where an object goes): the Python reading names it.
+        except (duckdb.InvalidInputException, duckdb.ConversionException, UnicodeDecodeError):
+            self._refused = True
+            return False
+        self._created = True
+        return True
+
+
+def _rows_sql(pages: list[Page]) -> str:
+    """SQL of the rows of the flows of ``pages``, with the column ``_fault`` (see _faults)."""
     paths = sorted({p.path for p in pages})
     listed = ", ".join(
-        f"({staging.literal(p.path)}, {staging.literal(p.fetch_id)}, {staging.literal(p.query_key)}, "
+        f"({staging.literal(p.path)}, {staging.literal(p.fetch_id)}, "
+        f"{staging.literal(p.query_key)}, "
         f"{staging.literal(p.query_iso3) if p.query_iso3 else 'NULL'}, "
         f"{p.query_year if p.query_year is not None else 'NULL'}::BIGINT)"
         for p in pages
@@ -360,35 +430,20 @@ def stage(pages: Iterable[Page], stage_dir: Path) -> Path | None:
     lists = ", ".join(f"{sql} as {name}" for name, sql in _side_lists().items())
     sets = ", ".join(f"{sql} as {name}" for name, sql in _side_sets().items())
     read = (
-        f"read_json([{', '.join(map(staging.literal, paths))}], format = 'auto', filename = true, "
-        f"columns = {_columns()}, maximum_object_size = {MAX_PAGE_BYTES})"
+        f"read_json([{', '.join(map(staging.literal, paths))}], format = 'auto', "
+        f"filename = true, columns = {_columns()}, maximum_object_size = {MAX_PAGE_BYTES})"
     )
-    with duckdb.connect() as con:
-        staging.configure(con, stage_dir)
-        with staging.plan_database(con, database):
-            try:
-                con.execute(
-                    f"""
-                    create table {staging.plan_table(ROWS_TABLE)} as
-                    select {selected}, _fault from (
-                        select *, {sets} from (
-                            select f, p.*, {lists}, {" or ".join(_faults())} as _fault
-                            from (select filename, unnest(case when data.flows IS NULL
-                                                          then [NULL] else data.flows end) as f
-                                  from {read}) j
-                            join (values {listed})
-                                p(path, fetch_id, query_key, query_iso3, query_year)
-                              on p.path = j.filename))
-                    """
-                )
-            # A page that is not JSON, or holds a field of another shape than the columns
-            # say (a list where an object goes): the Python reading names it.
-            except (duckdb.InvalidInputException, duckdb.ConversionException, UnicodeDecodeError):
-                return None
-            (faults,) = con.execute(
-                f"select count(*) from {staging.plan_table(ROWS_TABLE)} where _fault"
-            ).fetchone()
-    return None if faults else database
+    # A page without a list of flows gives one empty flow, which is a fault.
+    return f"""
+        select {selected}, _fault from (
+            select *, {sets} from (
+                select f, p.*, {lists}, {" or ".join(_faults())} as _fault
+                from (select filename, unnest(case when data.flows IS NULL
+                                              then [NULL] else data.flows end) as f
+                      from {read}) j
+                join (values {listed}) p(path, fetch_id, query_key, query_iso3, query_year)
+                  on p.path = j.filename))
+    """
 
 
 def plan(database: Path) -> staging.Plan:

@@ -42,7 +42,11 @@ def _staged(paths: list[Path], tmp_path: Path) -> pd.DataFrame | None:
     pages = [
         fts_staged.Page(str(p), f"t/fts/{i}", *QUERY.__dict__.values()) for i, p in enumerate(paths)
     ]
-    database = fts_staged.stage(pages, tmp_path / "stage")
+    # A page a batch: the first creates the rows table, the others add to it.
+    with fts_staged.Stager(tmp_path / "stage", batch_pages=1) as stager:
+        for page in pages:
+            stager.add(page)
+        database = stager.finish()
     if database is None:
         return None
     plan = fts_staged.plan(database)
