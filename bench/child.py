@@ -12,6 +12,8 @@ Kinds:
   floor_pages DuckDB alone: the flows of FTS pages into a table
   floor_csv   DuckDB alone: CSV files (header, HXL row) into one table each
   naive_ipc   bench/naive.py on an IPC /population answer
+  naive_fts   bench/naive.py on FTS flow pages
+  naive_hdx   bench/naive.py on the IPC-on-HDX long CSVs
   claim_checks  `select count(*) from claim_checks` (mode count, on an open read-only
               connection) or aggregator.compare.claim_checks as of today (mode compare)
   imports     nothing: the peak RSS of the interpreter with the pipeline imported
@@ -146,6 +148,18 @@ def _naive_ipc(job: dict) -> Callable[[], dict]:
     return lambda: {"rows": naive.load(Path(job["files"][0]), Path(job["database"]))}
 
 
+def _naive_fts(job: dict) -> Callable[[], dict]:
+    from bench import naive
+
+    return lambda: {"rows": naive.load_fts([Path(f) for f in job["files"]], Path(job["database"]))}
+
+
+def _naive_hdx(job: dict) -> Callable[[], dict]:
+    from bench import naive
+
+    return lambda: {"rows": naive.load_hdx([Path(f) for f in job["files"]], Path(job["database"]))}
+
+
 def _claim_checks(job: dict) -> Callable[[], dict]:
     from datetime import date
 
@@ -177,6 +191,8 @@ KINDS = {
     "floor_pages": _floor_pages,
     "floor_csv": _floor_csv,
     "naive_ipc": _naive_ipc,
+    "naive_fts": _naive_fts,
+    "naive_hdx": _naive_hdx,
     "claim_checks": _claim_checks,
     "imports": _imports,
 }

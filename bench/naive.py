@@ -1,8 +1,10 @@
-"""The naive way to load an IPC /population answer, as a yardstick for the pipeline.
+"""The naive way to load each long-table source, as a yardstick for the pipeline.
 
-json.load of the whole answer, a plain Python loop to the long ipc_phases shape, a pandas
-DataFrame, the pandera model of ipc_phases (schemas' IpcPhases, blocking checks only) and the
-DataFrame into a fresh DuckDB file. No HTTP, no provenance, no warning checks, no transaction
+IPC /population: json.load of the whole answer, a plain Python loop to the long ipc_phases
+shape, a pandas DataFrame, the pandera model of ipc_phases (schemas' IpcPhases, blocking checks
+only) and the DataFrame into a fresh DuckDB file. FTS: json.load of each page, a Python loop
+flattening each flow, the same for fts_flows. IPC on HDX: pandas read_csv of each file, the
+columns derived with pandas, the same for ipc_phases. No HTTP, no provenance, no warning checks, no transaction
 around other tables: what a first script would do.
 """
 
@@ -91,6 +93,159 @@ def load(path: Path, database: Path) -> int:
     frame = pd.DataFrame(phase_rows(body), columns=columns("ipc_phases"))
     del body
     frame = TABLES["ipc_phases"].model.validate(frame)
+    with duckdb.connect(str(database)) as con:
+        con.register("frame", frame)
+        con.execute("create table ipc_phases as select * from frame")
+        return con.execute("select count(*) from ipc_phases").fetchone()[0]
+
+
+# --- FTS flows --------------------------------------------------------------------------------
+
+
+def _side(objects: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
+    def of(kind: str) -> list[dict[str, Any]]:
+        return [o for o in objects if o.get("type") == kind]
+
+    def names(kind: str) -> str | None:
+        return " | ".join(sorted({o["name"] for o in of(kind)})) or None
+
+    orgs, locations, plans = of("Organization"), of("Location"), of("Plan")
+    years = sorted({int(o["name"]) for o in of("UsageYear")})
+    types = sorted({t for o in orgs for t in o.get("organizationTypes") or []})
+    return {
+        f"{prefix}_organization_id": orgs[0]["id"] if orgs else None,
+        f"{prefix}_organization": orgs[0]["name"] if orgs else None,
+        f"{prefix}_organization_names": " | ".join(o["name"] for o in orgs) or None,
+        f"{prefix}_organization_types": " | ".join(types) or None,
+        f"{prefix}_location_names": " | ".join(o["name"] for o in locations) or None,
+        f"{prefix}_location_iso3s": None,  # a script would look these up; ours is left empty
+        f"{prefix}_plan_id": plans[0]["id"] if plans else None,
+        f"{prefix}_plan_names": " | ".join(o["name"] for o in plans) or None,
+        f"{prefix}_cluster_names": names("Cluster"),
+        f"{prefix}_global_cluster_names": names("GlobalCluster"),
+        f"{prefix}_project_codes": ",".join(o.get("code") or o["id"] for o in of("Project"))
+        or None,
+        f"{prefix}_emergency_names": names("Emergency"),
+        f"{prefix}_usage_years": ",".join(map(str, years)) or None,
+        f"{prefix}_usage_year_start": years[0] if years else None,
+        f"{prefix}_usage_year_end": years[-1] if years else None,
+    }
+
+
+def _joined(values: list[Any] | None) -> str | None:
+    return ",".join(map(str, values)) if values else None
+
+
+def flow_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for flow in body["data"]["flows"]:
+        rows.append(
+            {
+                "source": "fts",
+                "query_key": "countryISO3=PSE&year=2020",
+                "query_iso3": "PSE",
+                "query_year": 2020,
+                "flow_id": str(flow["id"]),
+                "version": flow.get("versionId"),
+                "amount_usd": flow["amountUSD"],
+                "original_amount": flow.get("originalAmount"),
+                "original_currency": flow.get("originalCurrency"),
+                "exchange_rate": flow.get("exchangeRate"),
+                "status": flow["status"],
+                "flow_type": flow.get("flowType"),
+                "contribution_type": flow.get("contributionType"),
+                "method": flow.get("method"),
+                "boundary": flow["boundary"],
+                "on_boundary": flow.get("onBoundary"),
+                "new_money": flow.get("newMoney"),
+                "budget_year": flow.get("budgetYear"),
+                **{
+                    column: (flow.get(key) or "")[:10] or None
+                    for column, key in (
+                        ("date", "date"),
+                        ("decision_date", "decisionDate"),
+                        ("first_reported_date", "firstReportedDate"),
+                    )
+                },
+                "created_at": (flow.get("createdAt") or "").rstrip("Z") or None,
+                "updated_at": (flow.get("updatedAt") or "").rstrip("Z") or None,
+                "parent_flow_id": flow.get("parentFlowId"),
+                "child_flow_ids": _joined(flow.get("childFlowIds")),
+                "keywords": _joined(flow.get("keywords")),
+                "ref_code": flow.get("refCode"),
+                "description": flow.get("description"),
+                **_side(flow.get("sourceObjects") or [], "src"),
+                **_side(flow.get("destinationObjects") or [], "dest"),
+                "fetch_id": "naive/1",
+            }
+        )
+    return rows
+
+
+def load_fts(paths: list[Path], database: Path) -> int:
+    """The flows of every page at ``paths`` into table fts_flows of a new DuckDB file."""
+    rows = []
+    for path in paths:
+        with path.open("rb") as handle:
+            rows += flow_rows(json.load(handle))
+    frame = pd.DataFrame(rows, columns=columns("fts_flows"))
+    del rows
+    frame = TABLES["fts_flows"].model.validate(frame)
+    with duckdb.connect(str(database)) as con:
+        con.register("frame", frame)
+        con.execute("create table fts_flows as select * from frame")
+        return con.execute("select count(*) from fts_flows").fetchone()[0]
+
+
+# --- IPC on HDX -------------------------------------------------------------------------------
+
+HDX_LEVELS = {"national": "national", "level1": "group", "area": "area"}
+HDX_PERIODS = {
+    "current": "current",
+    "first projection": "first_projection",
+    "second projection": "second_projection",
+}
+
+
+def load_hdx(paths: list[Path], database: Path) -> int:
+    """The three long CSVs into table ipc_phases of a new DuckDB file: pandas read_csv (the
+    HXL row dropped), the long shape by pandas column operations, pandera, DuckDB."""
+    frames = []
+    for path in paths:
+        level = next(v for k, v in HDX_LEVELS.items() if f"_{k}_" in path.name)
+        csv = pd.read_csv(path, skiprows=[1], dtype=str, keep_default_na=False)
+        csv = csv[csv["Number"] != ""]
+        month = pd.to_datetime(csv["Date of analysis"], format="%b %Y").dt.strftime("%Y-%m")
+        analysis = "hdx:" + csv["Country"] + ":" + month
+        unit = {"national": analysis, "group": analysis + "|" + csv.get("Level 1", "")}
+        unit["area"] = unit["group"] + "|" + csv.get("Area", "")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": "ipc_hdx",
+                    "analysis_id": analysis,
+                    "country_iso3": csv["Country"],
+                    "level": level,
+                    "unit_id": unit[level],
+                    "unit_name": csv["Area"]
+                    if level == "area"
+                    else csv["Level 1"]
+                    if level == "group"
+                    else csv["Country"],
+                    "parent_name": csv["Level 1"] if level == "area" else None,
+                    "period": csv["Validity period"].str.lower().map(HDX_PERIODS),
+                    "period_start": pd.to_datetime(csv["From"]),
+                    "period_end": pd.to_datetime(csv["To"]),
+                    "period_granularity": "month",
+                    "phase": csv["Phase"],
+                    "population": pd.to_numeric(csv["Number"]),
+                    "fraction": pd.to_numeric(csv["Percentage"].replace("", None)),
+                    "overall_phase": None,
+                    "fetch_id": "naive/1",
+                }
+            )
+        )
+    frame = TABLES["ipc_phases"].model.validate(pd.concat(frames, ignore_index=True))
     with duckdb.connect(str(database)) as con:
         con.register("frame", frame)
         con.execute("create table ipc_phases as select * from frame")

@@ -406,6 +406,17 @@ FTS_PHASES = {
 }
 
 
+# The same for IPC on HDX.
+HDX_PHASES = {
+    "prepare the warehouse (tables, views)": "aggregator.warehouse:prepare",
+    "download (loopback) into the raw store": "aggregator.http:Fetcher.get",
+    "extract: download, check every row, group the analyses": "aggregator.connectors.hdx:extract",
+    "publish: the whole transaction": "aggregator.warehouse:publish",
+    "publish: load the rows from the CSVs (DuckDB)": "aggregator.staging:Staged.insert_into",
+    "publish: checks (SQL screen, pandera on what it flags)": "aggregator.warehouse:validate_loaded",
+}
+
+
 def _phases_table(series: Series, phases: dict[str, str]) -> list[str]:
     spent = [s.detail.get("phases", {}) for s in series.samples]
     if not spent or not series.wall:
@@ -459,15 +470,17 @@ def _floor_and_refresh(
     make: Callable[[int], generators.DataSet],
     floor_kind: str,
     floor_label: str,
+    naive_kind: str,
     source: str,
     roots: list[Path],
-    phases: dict[str, str] | None = None,
+    phases: dict[str, str],
 ) -> Section:
     section = Section(title, [intro, ""])
     for rows in [r for r in sizes if r in ctx.sizes]:
         data = generate(source, make, rows)
         files = [str(f) for f in data.files]
         floor = local_job(ctx, floor_label, floor_kind, files)
+        naive = local_job(ctx, "naive (json or pandas, pandera)", naive_kind, files)
         extra = http_max_bytes(data)
         with Served([data.root, *roots]) as served:
             in_process = refresh_in_process(
@@ -480,18 +493,46 @@ def _floor_and_refresh(
             f"### {count(rows)} rows ({data.rows:,} rows, {len(data.files):,} files, "
             f"{data.bytes / MB:,.0f} MB)",
             "",
-            *table(SERIES_HEADER, [series_row(s, data.rows) for s in (floor, in_process, process)]),
             *table(
-                ["refresh", "wall ÷ floor", "RSS ÷ floor"],
+                SERIES_HEADER,
+                [series_row(s, data.rows) for s in (floor, naive, in_process, process)],
+            ),
+            *table(
+                ["refresh", "wall ÷ floor", "wall ÷ naive", "RSS ÷ floor"],
                 [
-                    [s.label, times(s.wall, floor.wall), times(s.peak_mb, floor.peak_mb)]
+                    [
+                        s.label,
+                        times(s.wall, floor.wall),
+                        times(s.wall, naive.wall),
+                        times(s.peak_mb, floor.peak_mb),
+                    ]
                     for s in (in_process, process)
                 ],
             ),
             f"Validation of the refresh: {warnings_of(in_process)}.",
             "",
-            *(_phases_table(in_process, phases) if phases else []),
+            *_phases_table(in_process, phases),
         ]
+        ok = in_process.ok and floor.ok
+        if rows >= 10**6:
+            section.targets.append(
+                Target(
+                    f"{source} refresh in-process ÷ floor, {count(rows)} rows",
+                    f"{seconds(in_process.wall)} ÷ {seconds(floor.wall)}",
+                    times(in_process.wall, floor.wall),
+                    "≤ 1.5×",
+                    (in_process.wall <= 1.5 * floor.wall) if ok else None,
+                )
+            )
+        section.targets.append(
+            Target(
+                f"{source} refresh in-process ÷ naive, {count(rows)} rows",
+                f"{seconds(in_process.wall)} ÷ {seconds(naive.wall)}",
+                times(in_process.wall, naive.wall),
+                "< 1×",
+                (in_process.wall < naive.wall) if ok and naive.ok else None,
+            )
+        )
     return section
 
 
@@ -502,11 +543,14 @@ def fts_end_to_end(ctx: Context) -> Section:
         "Source `fts` against generated pages of /v1/public/fts/flow?countryISO3=PSE&year=2020 "
         f"({generators.FTS_PAGE_SIZE} flows a page, followed by meta.nextLink; the appeals "
         "come from the demo snapshot). **floor**: DuckDB alone loading the flows of every page "
-        "into a table (`read_json` of the pages, `unnest(data.flows)`). rows/s counts flows.",
+        "into a table (`read_json` of the pages, `unnest(data.flows)`). **naive**: json.load of "
+        "each page, a Python loop flattening each flow, the pandera model, the DataFrame into "
+        "DuckDB (bench/naive.py). rows/s counts flows.",
         FLOW_SIZES,
         generators.fts_flows,
         "floor_pages",
         "floor (DuckDB read_json of the pages)",
+        "naive_fts",
         "fts",
         [DEMO],
         FTS_PHASES,
@@ -519,13 +563,17 @@ def hdx_end_to_end(ctx: Context) -> Section:
         "1c. IPC on HDX (CSV) end to end, against the floor",
         "Source `ipc_hdx` against a generated package_show and its three long CSVs (national, "
         "level 1, area; header and HXL row). **floor**: DuckDB alone loading each CSV into a "
-        "table (`read_csv`). rows/s counts CSV rows (= ipc_phases rows).",
+        "table (`read_csv`). **naive**: pandas read_csv of each file, the ipc_phases columns "
+        "derived with pandas, the pandera model, the DataFrame into DuckDB (bench/naive.py). "
+        "rows/s counts CSV rows (= ipc_phases rows).",
         HDX_SIZES,
         generators.hdx_ipc,
         "floor_csv",
         "floor (DuckDB read_csv)",
+        "naive_hdx",
         "ipc_hdx",
         [],
+        HDX_PHASES,
     )
 
 
