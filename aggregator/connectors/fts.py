@@ -73,7 +73,7 @@ def extract(
 ) -> dict[str, pd.DataFrame | staging.Staged]:
     iso3s = [iso3_from_iso2(c) for c in countries] if countries else []
     pages: list[tuple[Fetched, Query]] = []
-    with fts_staged.Stager(stage) as stager:
+    with fts_staged.Stager(stage, location_iso3s) as stager:
         for iso3 in iso3s or DEFAULT_FLOW_COUNTRIES:
             for year in flow_years:
                 params = {"countryISO3": iso3, "year": str(year)}
@@ -457,7 +457,7 @@ def _side(objects: list[dict[str, Any]], key: str) -> tuple[Any, ...]:
         NAME_SEPARATOR.join([str(o["name"]) for o in orgs]) if orgs else None,
         NAME_SEPARATOR.join([str(t) for t in sorted(types)]) if types else None,
         NAME_SEPARATOR.join([str(o["name"]) for o in locations]) if locations else None,
-        _joined(sorted({i for o in locations if (i := _iso3(o))}), ",") if locations else None,
+        location_iso3s([(o.get("id"), o.get("name")) for o in locations]),
         str(plans[0]["id"]) if plans else None,
         NAME_SEPARATOR.join([str(o["name"]) for o in plans]) if plans else None,
         _names(by_type.get("Cluster")),
@@ -476,8 +476,16 @@ def _names(objects: list[dict[str, Any]] | None) -> str | None:
     return NAME_SEPARATOR.join([str(n) for n in sorted({o["name"] for o in objects})])
 
 
-def _iso3(location: dict[str, Any]) -> str | None:
-    identifier, name = location.get("id"), location.get("name")
+def location_iso3s(locations: list[tuple[Any, Any]]) -> str | None:
+    """The ISO3 codes of FTS locations given as (id, name), sorted, comma-separated; None when
+    none of them is a country."""
+    return (
+        ",".join(sorted({i for identifier, name in locations if (i := _iso3(identifier, name))}))
+        or None
+    )
+
+
+def _iso3(identifier: Any, name: Any) -> str | None:
     try:  # types in the key: 1.0 is not the FTS location id 1, though they hash alike
         return _known_iso3(type(identifier), identifier, type(name), name)
     except TypeError:  # an id or name that is a list or an object: looked up without a cache

@@ -15,20 +15,20 @@ field, and what it keeps for pandera to judge stays as it always was.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import duckdb
-import pycountry
 
 from aggregator import staging
 from aggregator.ddl import columns_of
-from aggregator.geo import FTS_LOCATION_IDS, NAME_OVERRIDES
 from schemas import TABLES
 
 ROWS_TABLE = "fts_flow_rows"
+LOCATIONS_TABLE = "fts_location_iso3s"
 # DuckDB reads a page as one JSON object of at most this size (a page of 200 flows is some
 # 400 KB), with a buffer of twice it per thread; a larger page fails the read, and the pages
 # are read in Python instead.
@@ -201,35 +201,6 @@ def _not_text(value: str) -> str:
     )
 
 
-@cache
-def _location_maps() -> tuple[str, str]:
-    """SQL MAPs from an FTS location id, and from a location's name as it is looked up
-    (trimmed, lower case), to the country's ISO3: what fts._lookup_iso3 finds for each."""
-    from aggregator.connectors.fts import _lookup_iso3
-
-    ids = {str(i): iso3 for i, iso3 in FTS_LOCATION_IDS.items()}
-    keys = set(NAME_OVERRIDES)
-    for record in pycountry.countries:
-        keys |= {v.lower() for v in record._fields.values() if isinstance(v, str)}
-    # A name of digits alone is taken for an FTS id; with a space around it, it is a name.
-    names = {k: iso3 for k in sorted(keys) if (iso3 := _lookup_iso3(None, f" {k}"))}
-
-    def sql_map(pairs: dict[str, str]) -> str:
-        items = ", ".join(f"{staging.literal(k)}: {staging.literal(v)}" for k, v in pairs.items())
-        return f"MAP {{{items}}}"
-
-    return sql_map(ids), sql_map(names)
-
-
-def _iso3(value: str) -> str:
-    ids, names = _location_maps()
-    return (
-        f"case when {value} IS NULL or {value} = '' then NULL "
-        f"when regexp_full_match({value}, '[0-9]+') then {ids}[ltrim({value}, '0')] "
-        f"else {names}[lower(trim({value}, {staging.literal(staging.WHITESPACE)}))] end"
-    )
-
-
 KINDS = ("Organization", "Location", "Plan", "Cluster", "GlobalCluster", "Project", "Emergency")
 
 
@@ -252,9 +223,11 @@ def _side_sets() -> dict[str, str]:
             f"list_sort(list_distinct(flatten(list_transform({prefix}__Organization, "
             "lambda o: coalesce(o.organizationTypes, [])))))"
         )
-        sets[f"{prefix}__iso3s"] = (
-            f"list_sort(list_distinct(list_transform({prefix}__Location, "
-            f"lambda o: coalesce({_iso3('o.id')}, {_iso3('o.name')}))))"
+        # The side's locations as JSON [[id, name], ...]: their ISO3 codes are looked up
+        # once per distinct list (Stager.finish), not once per flow.
+        sets[f"{prefix}__location_key"] = (
+            f"case when len({prefix}__Location) > 0 then "
+            f"to_json(list_transform({prefix}__Location, lambda o: [o.id, o.name]))::VARCHAR end"
         )
         sets[f"{prefix}__years"] = (
             f"list_sort(list_distinct(list_transform({prefix}__UsageYear, "
@@ -292,7 +265,7 @@ def _side_columns(prefix: str) -> dict[str, str]:
         "organization_names": joined("Organization"),
         "organization_types": joined_set(of("types")),
         "location_names": joined("Location"),
-        "location_iso3s": f"nullif(array_to_string({of('iso3s')}, ','), '')",
+        "location_iso3s": "NULL",  # looked up by location_key (Stager.finish, plan)
         "plan_id": f"{of('Plan')}[1].id",
         "plan_names": joined("Plan"),
         "cluster_names": names("Cluster"),
@@ -353,8 +326,14 @@ class Stager:
     file, or None when a row is one the SQL does not read as the Python reading would (or
     DuckDB cannot read a page at all): the caller reads the pages in Python then."""
 
-    def __init__(self, stage_dir: Path, batch_pages: int = BATCH_PAGES) -> None:
+    def __init__(
+        self,
+        stage_dir: Path,
+        location_iso3s: Callable[[list[tuple[str | None, str | None]]], str | None],
+        batch_pages: int = BATCH_PAGES,
+    ) -> None:
         self.database = stage_dir / "fts.flows.duckdb"
+        self._location_iso3s = location_iso3s
         self._batch_pages = batch_pages
         self._batch: list[Page] = []
         self._batches: list[Future[bool]] = []
@@ -387,10 +366,22 @@ class Stager:
             self._submit()
         if not all([batch.result() for batch in self._batches]) or not self._created:
             return None
-        (faults,) = self._con.execute(
-            f"select count(*) from {staging.plan_table(ROWS_TABLE)} where _fault"
-        ).fetchone()
-        return None if faults else self.database
+        rows = staging.plan_table(ROWS_TABLE)
+        (faults,) = self._con.execute(f"select count(*) from {rows} where _fault").fetchone()
+        if faults:
+            return None
+        keys = self._con.execute(
+            f"select src__location_key from {rows} union select dest__location_key from {rows}"
+        ).fetchall()
+        found = [(k, self._location_iso3s(json.loads(k))) for (k,) in keys if k is not None]
+        self._con.execute(
+            f"create table {staging.plan_table(LOCATIONS_TABLE)} (key VARCHAR, iso3s VARCHAR)"
+        )
+        if found:
+            self._con.executemany(
+                f"insert into {staging.plan_table(LOCATIONS_TABLE)} values (?, ?)", found
+            )
+        return self.database
 
     def _submit(self) -> None:
         batch, self._batch = self._batch, []
@@ -436,7 +427,7 @@ def _rows_sql(pages: list[Page]) -> str:
     )
     # A page without a list of flows gives one empty flow, which is a fault.
     return f"""
-        select {selected}, _fault from (
+        select {selected}, src__location_key, dest__location_key, _fault from (
             select *, {sets} from (
                 select f, p.*, {lists}, {" or ".join(_faults())} as _fault
                 from (select filename, unnest(case when data.flows IS NULL
@@ -448,6 +439,16 @@ def _rows_sql(pages: list[Page]) -> str:
 
 
 def plan(database: Path) -> staging.Plan:
-    """The staged rows, as the warehouse loads them."""
-    columns = ", ".join(f'"{c}"' for c in columns_of(TABLES["fts_flows"]))
-    return staging.Plan(f"select {columns} from {staging.plan_table(ROWS_TABLE)}", database)
+    """The staged rows, as the warehouse loads them, with their locations' ISO3 codes."""
+    looked_up = {f"{side}_location_iso3s": f"{side}_locations.iso3s" for side in SIDES}
+    columns = ", ".join(
+        f'{looked_up.get(c, f"r.{c}")} as "{c}"' for c in columns_of(TABLES["fts_flows"])
+    )
+    joins = " ".join(
+        f"left join {staging.plan_table(LOCATIONS_TABLE)} {side}_locations "
+        f"on {side}_locations.key = r.{side}__location_key"
+        for side in SIDES
+    )
+    return staging.Plan(
+        f"select {columns} from {staging.plan_table(ROWS_TABLE)} r {joins}", database
+    )

@@ -43,7 +43,7 @@ def _staged(paths: list[Path], tmp_path: Path) -> pd.DataFrame | None:
         fts_staged.Page(str(p), f"t/fts/{i}", *QUERY.__dict__.values()) for i, p in enumerate(paths)
     ]
     # A page a batch: the first creates the rows table, the others add to it.
-    with fts_staged.Stager(tmp_path / "stage", batch_pages=1) as stager:
+    with fts_staged.Stager(tmp_path / "stage", fts.location_iso3s, batch_pages=1) as stager:
         for page in pages:
             stager.add(page)
         database = stager.finish()
