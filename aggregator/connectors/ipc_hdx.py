@@ -22,7 +22,7 @@ published, named by file, record number and column, and the analyses come from t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -82,11 +82,14 @@ def parse(
     groups: list[list[tuple]] = []
     with duckdb.connect() as con:
         staging.configure(con)
+        # The checks number records by the rowid of a table of the rows in file order.
+        con.execute("set preserve_insertion_order = true")
         for level, download in ordered:
             if level is None:
                 raise ParseError(SOURCE, download.where, "not one of the ipc_global_*_long files")
-            files.append(_open(download, level))
-            groups.append(_check(con, files[-1], wanted))
+            file, found = _check(con, _open(download, level), wanted)
+            files.append(file)
+            groups.append(found)
     months = {text: parse_month(text) for rows in groups for _, text, _, _ in rows}
     codes = {code for rows in groups for code, _, _, _ in rows}
     analyses = _analyses(files, groups, months)
@@ -105,35 +108,56 @@ def parse(
 
 @dataclass(frozen=True)
 class _File:
-    """One ipc_global_*_long.csv: its header, and the record number of its first data row
-    (3 after an HXL row, 2 without; None when it has no data row)."""
+    """One ipc_global_*_long.csv: its header, the record number of its first data row (3
+    after an HXL row, 2 without; None when it has no data row), and the columns read that
+    have a cell with blanks to trim (all of them until the checks have read the file)."""
 
     download: hdx.Download
     level: str
     header: tuple[str, ...]
     first: int | None
+    padded: tuple[str, ...]
 
-    def rows(self, wanted: list[str], *, numbered: bool) -> str:
-        """SQL of the rows to load, as text, trimmed; ``numbered`` adds ``_record``, the
-        record number (header = 1), as hdx.csv_records numbers them."""
+    def read(self, *, padding: bool = False) -> str:
+        """SQL of every record of the file, as text, the cells of ``padded`` columns trimmed;
+        ``padding`` adds whether the cell of each column read has blanks to trim
+        (``_padded_<i>``, i in REQUIRED order)."""
         columns = "{" + ", ".join(f"{staging.literal(c)}: 'VARCHAR'" for c in self.header) + "}"
         read = (
             f"read_csv({staging.literal(str(self.download.path))}, header = false, "
             f"skip = {self.first - 1}, columns = {columns}, auto_detect = false, "
             "delim = ',', quote = '\"', escape = '\"', compression = 'none')"
         )
-        trimmed = ", ".join(f"{_trimmed(_name(c))} as {_name(c)}" for c in REQUIRED[self.level])
+        cells = {
+            _name(c): _trimmed(_name(c)) if c in self.padded else f"coalesce({_name(c)}, '')"
+            for c in REQUIRED[self.level]
+        }
+        selected = [f"{sql} as {name}" for name, sql in cells.items()]
+        if padding:
+            # Trimming costs the loading query most of its time: it trims only the columns
+            # found to need it.
+            selected += [
+                f"{sql} <> coalesce({name}, '') as _padded_{i}"
+                for i, (name, sql) in enumerate(cells.items())
+            ]
+        return f"select {', '.join(selected)} from {read}"
+
+    def rows(self, wanted: list[str], *, numbered: bool) -> str:
+        """SQL of the rows to load, as text, trimmed; ``numbered`` adds ``_record``, the
+        record number (header = 1), as hdx.csv_records numbers them."""
         # row_number() over () numbers the rows as the scan reads them, in file order (on one
-        # thread: only the checking pass numbers rows).
+        # thread: only a check that failed numbers rows this way).
         record = f"row_number() over () + {self.first - 1} as _record, " if numbered else ""
+        return f"select * from (select {record}* from ({self.read()})) where {self.kept(wanted)}"
+
+    @staticmethod
+    def kept(wanted: list[str]) -> str:
+        """SQL true for a row to load."""
         countries = (
             f' and "Country" in ({", ".join(map(staging.literal, wanted))})' if wanted else ""
         )
         # Phases IPC did not estimate are published empty: no row, as for the IPC API.
-        return (
-            f"select * from (select {record}{trimmed} from {read}) "
-            f"where \"Number\" <> ''{countries}"
-        )
+        return f"\"Number\" <> ''{countries}"
 
 
 def _trimmed(column: str) -> str:
@@ -159,7 +183,9 @@ def _open(download: hdx.Download, level: str) -> _File:
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise ParseError(SOURCE, download.where, f"repeated column(s) {repeated}")
-    return _File(download, level, tuple(header), first[0] if first else None)
+    return _File(
+        download, level, tuple(header), first[0] if first else None, tuple(REQUIRED[level])
+    )
 
 
 def _name(column: str) -> str:
@@ -202,34 +228,21 @@ CHECKS = (
 )
 
 
-def _check(con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]) -> list[tuple]:
-    """Checks every row of a file in one pass. Returns its analyses in file order, each as
-    (country, date of analysis, first record, total country population of that record)."""
+def _check(
+    con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]
+) -> tuple[_File, list[tuple]]:
+    """Checks every row of a file. Returns the file with the columns it has to trim, and its
+    analyses in file order, each as (country, date of analysis, first record, total country
+    population of that record)."""
     if file.first is None:
-        return []
-    failures = ", ".join(
-        f"min(_record) filter (where {failing}), "
-        f"arg_min({_name(column)}, _record) filter (where {failing})"
-        for column, _, failing in CHECKS
-    )
-    query = f"""
-        select "Country", "Date of analysis", min(_record) as first,
-               {_number('arg_min("Total country population", _record)')}, {failures}
-        from (select *, {_number('"Number"')} as people, {_number('"Percentage"')} as share,
-                     {_number('"Total country population"')} as total
-              from ({file.rows(wanted, numbered=True)}))
-        group by "Country", "Date of analysis"
-        order by first
-    """
+        return file, []
     try:
-        found = con.execute(query).fetchall()
+        found, padded = _analyses_of(con, file, wanted)
+        if any(g[4] for g in found):
+            _name_failure(con, file, wanted)
     # DuckDB's message about bytes that are not UTF-8 can itself fail to decode.
     except (duckdb.Error, UnicodeDecodeError) as exc:
         raise _csv_error(exc, [file]) from None
-    for i, (column, why, _) in enumerate(CHECKS):
-        failed = [(g[4 + 2 * i], g[5 + 2 * i]) for g in found if g[4 + 2 * i] is not None]
-        if failed:
-            _fail(file, column, why, *min(failed))
     for column, why, position, valid in (
         ("Date of analysis", "not a 'Mon YYYY' month", 1, _is_month),
         ("Country", "not an ISO 3166-1 alpha-3 code", 0, _is_iso3),
@@ -237,7 +250,64 @@ def _check(con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]) -> li
         failed = [(g[2], g[position]) for g in found if not valid(g[position])]
         if failed:
             _fail(file, column, why, *min(failed))
-    return [g[:4] for g in found]
+    return replace(file, padded=padded), [g[:4] for g in found]
+
+
+def _figures(rows: str) -> str:
+    """SQL: ``rows`` with the numbers that CHECKS read."""
+    numbers = ", ".join(
+        f"{_number(_name(column))} as {name}"
+        for column, name in (
+            ("Number", "people"),
+            ("Percentage", "share"),
+            ("Total country population", "total"),
+        )
+    )
+    return f"select *, {numbers} from ({rows})"
+
+
+def _analyses_of(
+    con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]
+) -> tuple[list[tuple], tuple[str, ...]]:
+    """The file's analyses in file order, as _check returns them, each with whether a row of it
+    fails a check; and the columns that have a cell with blanks to trim. The rows go to a
+    table in file order, so that its rowid numbers the records without numbering them as they
+    are read, which runs on one thread."""
+    failing = " or ".join(f"({sql})" for _, _, sql in CHECKS)
+    columns = REQUIRED[file.level]
+    flags = ", ".join(f"_padded_{i}" for i in range(len(columns)))
+    con.execute(
+        'create or replace temp table _rows as select "Country", "Date of analysis", '
+        f'"Total country population", {file.kept(wanted)} as kept, {failing} as failing, '
+        f"{flags} from ({_figures(file.read(padding=True))})"
+    )
+    found = con.execute(f"""
+        select "Country", "Date of analysis", min(rowid) + {file.first} as first,
+               {_number('arg_min("Total country population", rowid)')}, bool_or(failing)
+        from _rows where kept
+        group by "Country", "Date of analysis"
+        order by first
+    """).fetchall()
+    padded = con.execute(
+        f"select {', '.join(f'bool_or(_padded_{i})' for i in range(len(columns)))} from _rows"
+    ).fetchone()
+    return found, tuple(c for c, flag in zip(columns, padded, strict=True) if flag)
+
+
+def _name_failure(con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]) -> None:
+    """Raises the ParseError of the first check in CHECKS that a row fails, naming its first
+    failing record and value (numbered as read, so on one thread: only for a file that fails)."""
+    failures = ", ".join(
+        f"min(_record) filter (where {failing}), "
+        f"arg_min({_name(column)}, _record) filter (where {failing})"
+        for column, _, failing in CHECKS
+    )
+    found = con.execute(
+        f"select {failures} from ({_figures(file.rows(wanted, numbered=True))})"
+    ).fetchone()
+    for i, (column, why, _) in enumerate(CHECKS):
+        if found[2 * i] is not None:
+            _fail(file, column, why, found[2 * i], found[2 * i + 1])
 
 
 def _fail(file: _File, column: str, why: str, record: int, value: str) -> None:
