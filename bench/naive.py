@@ -86,17 +86,22 @@ def phase_rows(body: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _into_duckdb(frame: pd.DataFrame, table: str, database: Path) -> int:
+    """The frame checked by the table's pandera model, into a new DuckDB file; rows loaded."""
+    frame = TABLES[table].model.validate(frame)
+    with duckdb.connect(str(database)) as con:
+        con.register("frame", frame)
+        con.execute(f"create table {table} as select * from frame")
+        return con.execute(f"select count(*) from {table}").fetchone()[0]
+
+
 def load(path: Path, database: Path) -> int:
     """The answer at ``path`` into table ipc_phases of a new DuckDB file; the rows loaded."""
     with path.open("rb") as handle:
         body = json.load(handle)
     frame = pd.DataFrame(phase_rows(body), columns=columns("ipc_phases"))
     del body
-    frame = TABLES["ipc_phases"].model.validate(frame)
-    with duckdb.connect(str(database)) as con:
-        con.register("frame", frame)
-        con.execute("create table ipc_phases as select * from frame")
-        return con.execute("select count(*) from ipc_phases").fetchone()[0]
+    return _into_duckdb(frame, "ipc_phases", database)
 
 
 # --- FTS flows --------------------------------------------------------------------------------
@@ -190,11 +195,7 @@ def load_fts(paths: list[Path], database: Path) -> int:
             rows += flow_rows(json.load(handle))
     frame = pd.DataFrame(rows, columns=columns("fts_flows"))
     del rows
-    frame = TABLES["fts_flows"].model.validate(frame)
-    with duckdb.connect(str(database)) as con:
-        con.register("frame", frame)
-        con.execute("create table fts_flows as select * from frame")
-        return con.execute("select count(*) from fts_flows").fetchone()[0]
+    return _into_duckdb(frame, "fts_flows", database)
 
 
 # --- IPC on HDX -------------------------------------------------------------------------------
@@ -245,8 +246,4 @@ def load_hdx(paths: list[Path], database: Path) -> int:
                 }
             )
         )
-    frame = TABLES["ipc_phases"].model.validate(pd.concat(frames, ignore_index=True))
-    with duckdb.connect(str(database)) as con:
-        con.register("frame", frame)
-        con.execute("create table ipc_phases as select * from frame")
-        return con.execute("select count(*) from ipc_phases").fetchone()[0]
+    return _into_duckdb(pd.concat(frames, ignore_index=True), "ipc_phases", database)
