@@ -30,11 +30,6 @@ from schemas import TABLES
 # DuckDB spills to disk beyond this, so a refresh's memory does not grow with the payload.
 MEMORY_LIMIT = "512MB"
 TEXT_CHUNK_ROWS = 250_000
-# What Python's str.strip() removes: SQL trims text with it where Python code stripped it.
-WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 
 
 def literal(text: str) -> str:

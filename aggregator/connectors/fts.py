@@ -77,11 +77,12 @@ def extract(
         for iso3 in iso3s or DEFAULT_FLOW_COUNTRIES:
             for year in flow_years:
                 params = {"countryISO3": iso3, "year": str(year)}
-                key = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
-                query = Query(key, iso3, year)
+                query = Query.asked(params, iso3, year)
                 for page in flow_pages(fetcher, base_url, params):
                     pages.append((page, query))
-                    stager.add(fts_staged.Page(str(page.path), page.fetch_id, key, iso3, year))
+                    stager.add(
+                        fts_staged.Page(str(page.path), page.fetch_id, query.key, iso3, year)
+                    )
         appeals: list[dict[str, Any]] = []
         for year in years:
             response = fetcher.get(f"{base_url}{PROGRESS_PATH}/{year}")
@@ -112,6 +113,11 @@ def _flows(
             explain=lambda exc: ParseError(SOURCE, "the staged flows", str(exc)),
             workdir=stage,
         )
+    return _read_in_python(pages)
+
+
+def _read_in_python(pages: list[tuple[Fetched, Query]]) -> pd.DataFrame:
+    """The flows of the pages read flow by flow (FlowTable): errors name page, flow and field."""
     flows = FlowTable()
     for page, query in pages:
         with collector.paused():
@@ -134,28 +140,8 @@ def fetch_flows(
     path: str = FLOW_PATH,
 ) -> pd.DataFrame:
     """Every flow of one query, following meta.nextLink page by page."""
-    flows = FlowTable()
-    read_flows(
-        flows, fetcher, base_url, params, query_iso3=query_iso3, query_year=query_year, path=path
-    )
-    return flows.frame()
-
-
-def read_flows(
-    flows: FlowTable,
-    fetcher: Fetcher,
-    base_url: str,
-    params: dict[str, str],
-    *,
-    query_iso3: str | None,
-    query_year: int | None,
-    path: str = FLOW_PATH,
-) -> None:
-    """Adds every flow of one query to ``flows``, following meta.nextLink page by page."""
-    query = Query("&".join(f"{k}={v}" for k, v in sorted(params.items())), query_iso3, query_year)
-    for page in flow_pages(fetcher, base_url, params, path=path):
-        with collector.paused():
-            flows.add_page(_body(page), page.record.url, page.fetch_id, query)
+    query = Query.asked(params, query_iso3, query_year)
+    return _read_in_python([(p, query) for p in flow_pages(fetcher, base_url, params, path=path)])
 
 
 def flow_pages(
@@ -194,19 +180,16 @@ def _meta(response: Fetched) -> Any:
     start = tail.rfind('"meta"')
     colon = tail.find(":", start + 6) if start >= 0 else -1
     if colon >= 0 and not tail[start + 6 : colon].strip():
+        value = tail[colon + 1 :].lstrip()
         try:
-            meta, end = json.JSONDecoder().raw_decode(tail, colon + 1 + _blank(tail, colon + 1))
+            meta, end = json.JSONDecoder().raw_decode(value)
         except json.JSONDecodeError:
             pass
         else:
-            if tail[end:].strip() == "}":
+            if value[end:].strip() == "}":
                 return meta
     with collector.paused():
         return _body(response).get("meta")
-
-
-def _blank(text: str, at: int) -> int:
-    return len(text[at:]) - len(text[at:].lstrip())
 
 
 def _split_query(url: str) -> tuple[str, dict[str, str]]:
@@ -246,6 +229,10 @@ class Query:
     key: str
     iso3: str | None
     year: int | None
+
+    @classmethod
+    def asked(cls, params: dict[str, str], iso3: str | None, year: int | None) -> Query:
+        return cls("&".join(f"{k}={v}" for k, v in sorted(params.items())), iso3, year)
 
 
 SIDE_COLUMNS = (

@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -342,20 +344,17 @@ class Stager:
         self._created = False
         self._refused = False  # a page that only the Python reading reads as it should
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fts-stage")
-        self._con = duckdb.connect()
+        self._open = ExitStack()
+        self._con = self._open.enter_context(duckdb.connect())
         staging.configure(self._con, stage_dir)
-        self._plan = staging.plan_database(self._con, self.database)
-        self._plan.__enter__()
+        self._open.enter_context(staging.plan_database(self._con, self.database))
 
     def __enter__(self) -> Stager:
         return self
 
     def __exit__(self, *failure: object) -> None:
         self._worker.shutdown(cancel_futures=True)
-        try:
-            self._plan.__exit__(*failure)
-        finally:
-            self._con.close()
+        self._open.__exit__(*failure)
 
     def add(self, page: Page) -> None:
         self._batch.append(page)
@@ -418,26 +417,36 @@ def _rows_sql(pages: list[Page]) -> str:
         f"{p.query_year if p.query_year is not None else 'NULL'}::BIGINT)"
         for p in pages
     )
-    types = columns_of(TABLES["fts_flows"])
-    computed = _flow_columns()
-    selected = ", ".join(f'cast({computed[c]} as {t}) as "{c}"' for c, t in types.items())
-    lists = ", ".join(f"{sql} as {name}" for name, sql in _side_lists().items())
-    sets = ", ".join(f"{sql} as {name}" for name, sql in _side_sets().items())
     read = (
         f"read_json([{', '.join(map(staging.literal, paths))}], format = 'auto', "
         f"filename = true, columns = {_columns()}, maximum_object_size = {MAX_PAGE_BYTES})"
     )
+    selected, sets, lists, faults = _flow_sql()
     # A page without a list of flows gives one empty flow, which is a fault.
     return f"""
         select {selected}, src__location_key, dest__location_key, _fault from (
             select *, {sets} from (
-                select f, p.*, {lists}, {" or ".join(_faults())} as _fault
+                select f, p.*, {lists}, {faults} as _fault
                 from (select filename, unnest(case when data.flows IS NULL
                                               then [NULL] else data.flows end) as f
                       from {read}) j
                 join (values {listed}) p(path, fetch_id, query_key, query_iso3, query_year)
                   on p.path = j.filename))
     """
+
+
+@cache
+def _flow_sql() -> tuple[str, str, str, str]:
+    """The parts of _rows_sql that are the same for every batch: the typed columns, each
+    side's sets and lists of objects, and the faults."""
+    types = columns_of(TABLES["fts_flows"])
+    computed = _flow_columns()
+    return (
+        ", ".join(f'cast({computed[c]} as {t}) as "{c}"' for c, t in types.items()),
+        ", ".join(f"{sql} as {name}" for name, sql in _side_sets().items()),
+        ", ".join(f"{sql} as {name}" for name, sql in _side_lists().items()),
+        " or ".join(_faults()),
+    )
 
 
 def plan(database: Path) -> staging.Plan:

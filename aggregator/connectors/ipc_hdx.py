@@ -62,6 +62,11 @@ REQUIRED = {
 }
 # Order in which files are read: the analysis row takes its figures from the first file.
 LEVEL_ORDER = {"national": 0, "group": 1, "area": 2}
+# What str.strip() removes: cells are trimmed as they were when Python read the files.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 TEXT_FIGURES = ("population", "fraction")
 
 
@@ -165,7 +170,7 @@ def _trimmed(column: str) -> str:
     of characters is slow in DuckDB: only cells that start or end with a character that may
     be one (below '!' or from U+0085 on) are trimmed."""
     plain = f"ord({column}) between 33 and 132 and ord(reverse({column})) between 33 and 132"
-    trim = f"trim({column}, {staging.literal(staging.WHITESPACE)})"
+    trim = f"trim({column}, {staging.literal(WHITESPACE)})"
     return f"coalesce(case when {plain} then {column} else {trim} end, '')"
 
 

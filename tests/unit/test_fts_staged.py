@@ -33,7 +33,7 @@ def _pages(tmp_path: Path, bodies: list[Any]) -> list[Path]:
     paths = []
     for i, body in enumerate(bodies):
         path = tmp_path / f"page-{i}.json"
-        path.write_text(json.dumps(body) if not isinstance(body, bytes) else body.decode())
+        path.write_text(json.dumps(body))
         paths.append(path)
     return paths
 
