@@ -391,9 +391,9 @@ FTS_PHASES = {
 HDX_PHASES = {
     "prepare the warehouse (tables, views)": "aggregator.warehouse:prepare",
     "download (loopback) into the raw store": "aggregator.http:Fetcher.get",
-    "extract: download, check every row, group the analyses": "aggregator.connectors.hdx:extract",
+    "extract: download, group the rows into analyses": "aggregator.connectors.hdx:extract",
     "publish: the whole transaction": "aggregator.warehouse:publish",
-    "publish: load the rows from the CSVs (DuckDB)": "aggregator.staging:Staged.insert_into",
+    "publish: load and check the rows from the CSVs (DuckDB)": "aggregator.staging:Staged.insert_into",
     "publish: checks (SQL screen, pandera on what it flags)": "aggregator.warehouse:validate_loaded",
 }
 

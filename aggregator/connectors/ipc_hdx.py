@@ -14,15 +14,17 @@ last_modified date (the vintage on HDX) goes into ``ipc_analyses.modified``.
 
 The long rows can run to millions, so no frame is built for them: as for the IPC API
 (aggregator.connectors.ipc), they are a DuckDB query over the raw CSVs that the warehouse runs
-straight into ``ipc_phases`` when it publishes. Here one pass over each file, in DuckDB, checks
-every row and groups them by analysis: a malformed cell fails the refresh before anything is
-published, named by file, record number and column, and the analyses come from the groups.
+straight into ``ipc_phases`` when it publishes, so the rows are parsed and written once. Before
+that, a light pass over the columns that name an analysis groups the rows into the analyses.
+The loading query checks the shape of every row it loads and stops at the first that fails:
+the publishing transaction rolls back, and a numbered pass over the files finds that row, so
+that the error names file, record number, column and value.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -87,16 +89,13 @@ def parse(
     groups: list[list[tuple]] = []
     with duckdb.connect() as con:
         staging.configure(con)
-        # The checks number records by the rowid of a table of the rows in file order.
-        con.execute("set preserve_insertion_order = true")
         for level, download in ordered:
             if level is None:
                 raise ParseError(SOURCE, download.where, "not one of the ipc_global_*_long files")
-            file, found = _check(con, _open(download, level), wanted)
-            files.append(file)
-            groups.append(found)
-    months = {text: parse_month(text) for rows in groups for _, text, _, _ in rows}
-    codes = {code for rows in groups for code, _, _, _ in rows}
+            files.append(_open(download, level))
+            groups.append(_analyses_of(con, files[-1], wanted))
+    months = {text: parse_month(text) for rows in groups for _, text, _ in rows}
+    codes = {code for rows in groups for code, _, _ in rows}
     analyses = _analyses(files, groups, months)
     plan = {text: _phases_plan(files, wanted, months, codes, text=text) for text in (False, True)}
     phases = staging.Staged(
@@ -105,7 +104,7 @@ def parse(
         text_plan=plan[True],
         text_columns=TEXT_FIGURES,
         vintages=tuple(analyses["analysis_id"]),
-        explain=lambda exc: _csv_error(exc, files),
+        explain=lambda exc: _explain(exc, files, wanted),
         workdir=stage,
     )
     return {"ipc_analyses": analyses, "ipc_phases": phases}
@@ -113,47 +112,48 @@ def parse(
 
 @dataclass(frozen=True)
 class _File:
-    """One ipc_global_*_long.csv: its header, the record number of its first data row (3
-    after an HXL row, 2 without; None when it has no data row), and the columns read that
-    have a cell with blanks to trim (all of them until the checks have read the file)."""
+    """One ipc_global_*_long.csv: its header, and the record number of its first data row
+    (3 after an HXL row, 2 without; None when it has no data row)."""
 
     download: hdx.Download
     level: str
     header: tuple[str, ...]
     first: int | None
-    padded: tuple[str, ...]
 
-    def read(self, *, padding: bool = False) -> str:
-        """SQL of every record of the file, as text, the cells of ``padded`` columns trimmed;
-        ``padding`` adds whether the cell of each column read has blanks to trim
-        (``_padded_<i>``, i in REQUIRED order)."""
-        columns = "{" + ", ".join(f"{staging.literal(c)}: 'VARCHAR'" for c in self.header) + "}"
+    def read(self, *, numbered: bool = False) -> str:
+        """SQL of every record of the file, the columns read as trimmed text; ``numbered``
+        adds ``_record``, the record number (header = 1), as hdx.csv_records numbers them."""
+        # DuckDB names the file's columns by position: no header can clash with ordinality.
+        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(self.header))) + "}"
         read = (
             f"read_csv({staging.literal(str(self.download.path))}, header = false, "
             f"skip = {self.first - 1}, columns = {columns}, auto_detect = false, "
             "delim = ',', quote = '\"', escape = '\"', compression = 'none')"
         )
-        cells = {
-            _name(c): _trimmed(_name(c)) if c in self.padded else f"coalesce({_name(c)}, '')"
-            for c in REQUIRED[self.level]
-        }
-        selected = [f"{sql} as {name}" for name, sql in cells.items()]
-        if padding:
-            # Trimming costs the loading query most of its time: it trims only the columns
-            # found to need it.
-            selected += [
-                f"{sql} <> coalesce({name}, '') as _padded_{i}"
-                for i, (name, sql) in enumerate(cells.items())
-            ]
-        return f"select {', '.join(selected)} from {read}"
+        cells = ", ".join(
+            f"{_trimmed(f'c{self.header.index(c)}')} as {_name(c)}" for c in REQUIRED[self.level]
+        )
+        if not numbered:
+            return f"select {cells} from {read}"
+        # Ordinality numbers the records as the scan reads them, in file order, on one thread.
+        return (
+            f"select {cells}, ordinality + {self.first - 1} as _record from {read} with ordinality"
+        )
 
     def rows(self, wanted: list[str], *, numbered: bool) -> str:
-        """SQL of the rows to load, as text, trimmed; ``numbered`` adds ``_record``, the
-        record number (header = 1), as hdx.csv_records numbers them."""
-        # row_number() over () numbers the rows as the scan reads them, in file order (on one
-        # thread: only a check that failed numbers rows this way).
-        record = f"row_number() over () + {self.first - 1} as _record, " if numbered else ""
-        return f"select * from (select {record}* from ({self.read()})) where {self.kept(wanted)}"
+        """SQL of the rows to load, as trimmed text (numbered as ``read`` numbers them)."""
+        return f"select * from ({self.read(numbered=numbered)}) where {self.kept(wanted)}"
+
+    def checked(self, wanted: list[str]) -> str:
+        """SQL of the rows to load, with the numbers that CHECKS read; a row that fails one
+        stops the query with CHECK_FAILED (``_explain`` then names it)."""
+        failing = " or ".join(f"({sql})" for _, _, sql in CHECKS)
+        # One CASE, so that no row is checked before it is known to be loaded.
+        guard = (
+            f"case when not ({self.kept(wanted)}) then false "
+            f"when {failing} then error({staging.literal(CHECK_FAILED)}) else true end"
+        )
+        return f"select * from ({_figures(self.read())}) where {guard}"
 
     @staticmethod
     def kept(wanted: list[str]) -> str:
@@ -188,9 +188,7 @@ def _open(download: hdx.Download, level: str) -> _File:
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise ParseError(SOURCE, download.where, f"repeated column(s) {repeated}")
-    return _File(
-        download, level, tuple(header), first[0] if first else None, tuple(REQUIRED[level])
-    )
+    return _File(download, level, tuple(header), first[0] if first else None)
 
 
 def _name(column: str) -> str:
@@ -212,7 +210,7 @@ def _whole(number: str) -> str:
 
 
 # Shape checks in the order they are reported: (column, why, SQL true for a failing row), over
-# the trimmed text and its numbers ``people``, ``share`` and ``total``.
+# the trimmed text and what _figures reads from it.
 CHECKS = (
     ("Number", "not a whole number", f"not coalesce({_whole('people')}, false)"),
     ("Number", "a negative number of people", "people < 0"),
@@ -223,28 +221,30 @@ CHECKS = (
         "\"Total country population\" <> '' and (total is null or isnan(total))",
     ),
     ("Total country population", "not a whole number", f"not {_whole('total')}"),
-    ("From", "not a YYYY-MM-DD date", "try_strptime(\"From\", '%Y-%m-%d') is null"),
-    ("To", "not a YYYY-MM-DD date", "try_strptime(\"To\", '%Y-%m-%d') is null"),
-    (
-        "Validity period",
-        f"not one of {list(PERIODS)}",
-        f'lower("Validity period") not in ({", ".join(map(staging.literal, PERIODS))})',
-    ),
+    ("From", "not a YYYY-MM-DD date", "period_start is null"),
+    ("To", "not a YYYY-MM-DD date", "period_end is null"),
+    ("Validity period", f"not one of {list(PERIODS)}", "period is null"),
 )
 
 
-def _check(
-    con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]
-) -> tuple[_File, list[tuple]]:
-    """Checks every row of a file. Returns the file with the columns it has to trim, and its
-    analyses in file order, each as (country, date of analysis, first record, total country
-    population of that record)."""
+CHECK_FAILED = "ipc_hdx: a row fails a shape check"
+
+
+def _analyses_of(con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]) -> list[tuple]:
+    """The file's analyses in file order, each as (country, date of analysis, total country
+    population of its first record when a whole number); refuses a country or a month that
+    is not one, naming its first record."""
     if file.first is None:
-        return file, []
+        return []
+    total = _number('arg_min("Total country population", _record)')
     try:
-        found, padded = _analyses_of(con, file, wanted)
-        if any(g[4] for g in found):
-            _name_failure(con, file, wanted)
+        found = con.execute(f"""
+            select "Country", "Date of analysis", min(_record) as first,
+                   case when {_whole(total)} then {total} end
+            from ({file.rows(wanted, numbered=True)})
+            group by "Country", "Date of analysis"
+            order by first
+        """).fetchall()
     # DuckDB's message about bytes that are not UTF-8 can itself fail to decode.
     except (duckdb.Error, UnicodeDecodeError) as exc:
         raise _csv_error(exc, [file]) from None
@@ -254,12 +254,14 @@ def _check(
     ):
         failed = [(g[2], g[position]) for g in found if not valid(g[position])]
         if failed:
-            _fail(file, column, why, *min(failed))
-    return replace(file, padded=padded), [g[:4] for g in found]
+            raise _failure(file, column, why, *min(failed))
+    return [(code, text, figure) for code, text, _, figure in found]
 
 
 def _figures(rows: str) -> str:
-    """SQL: ``rows`` with the numbers that CHECKS read."""
+    """SQL: ``rows`` with what CHECKS read and the loaded rows take: the numbers ``people``,
+    ``share`` and ``total``, the dates ``period_start`` and ``period_end`` and the ``period``
+    (each NULL when the text is not one)."""
     numbers = ", ".join(
         f"{_number(_name(column))} as {name}"
         for column, name in (
@@ -268,40 +270,39 @@ def _figures(rows: str) -> str:
             ("Total country population", "total"),
         )
     )
-    return f"select *, {numbers} from ({rows})"
-
-
-def _analyses_of(
-    con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]
-) -> tuple[list[tuple], tuple[str, ...]]:
-    """The file's analyses in file order, as _check returns them, each with whether a row of it
-    fails a check; and the columns that have a cell with blanks to trim. The rows go to a
-    table in file order, so that its rowid numbers the records without numbering them as they
-    are read, which runs on one thread."""
-    failing = " or ".join(f"({sql})" for _, _, sql in CHECKS)
-    columns = REQUIRED[file.level]
-    flags = ", ".join(f"_padded_{i}" for i in range(len(columns)))
-    con.execute(
-        'create or replace temp table _rows as select "Country", "Date of analysis", '
-        f'"Total country population", {file.kept(wanted)} as kept, {failing} as failing, '
-        f"{flags} from ({_figures(file.read(padding=True))})"
+    periods = " ".join(
+        f"when {staging.literal(k)} then {staging.literal(v)}" for k, v in PERIODS.items()
     )
-    found = con.execute(f"""
-        select "Country", "Date of analysis", min(rowid) + {file.first} as first,
-               {_number('arg_min("Total country population", rowid)')}, bool_or(failing)
-        from _rows where kept
-        group by "Country", "Date of analysis"
-        order by first
-    """).fetchall()
-    padded = con.execute(
-        f"select {', '.join(f'bool_or(_padded_{i})' for i in range(len(columns)))} from _rows"
-    ).fetchone()
-    return found, tuple(c for c, flag in zip(columns, padded, strict=True) if flag)
+    return f"""
+        select *, {numbers},
+               try_strptime("From", '%Y-%m-%d')::DATE as period_start,
+               try_strptime("To", '%Y-%m-%d')::DATE as period_end,
+               case lower("Validity period") {periods} end as period
+        from ({rows})
+    """
 
 
-def _name_failure(con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]) -> None:
-    """Raises the ParseError of the first check in CHECKS that a row fails, naming its first
-    failing record and value (numbered as read, so on one thread: only for a file that fails)."""
+def _explain(exc: Exception, files: list[_File], wanted: list[str]) -> ParseError:
+    """The ParseError of DuckDB's error on loading the files: for a row that failed a check,
+    the first check in CHECKS that a row fails, naming the first such record of the first
+    file that has one."""
+    if CHECK_FAILED in str(exc):
+        with duckdb.connect() as con:
+            staging.configure(con)
+            try:
+                for file in files:
+                    if file.first is not None and (found := _failure_in(con, file, wanted)):
+                        return found
+            except (duckdb.Error, UnicodeDecodeError) as again:
+                exc = again
+    return _csv_error(exc, files)
+
+
+def _failure_in(
+    con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]
+) -> ParseError | None:
+    """The ParseError of the first check in CHECKS that a row of the file fails, naming its
+    first failing record and value (numbered as read, so on one thread: only on a failure)."""
     failures = ", ".join(
         f"min(_record) filter (where {failing}), "
         f"arg_min({_name(column)}, _record) filter (where {failing})"
@@ -312,11 +313,12 @@ def _name_failure(con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str]
     ).fetchone()
     for i, (column, why, _) in enumerate(CHECKS):
         if found[2 * i] is not None:
-            _fail(file, column, why, found[2 * i], found[2 * i + 1])
+            return _failure(file, column, why, found[2 * i], found[2 * i + 1])
+    return None
 
 
-def _fail(file: _File, column: str, why: str, record: int, value: str) -> None:
-    raise ParseError(
+def _failure(file: _File, column: str, why: str, record: int, value: str) -> ParseError:
+    return ParseError(
         SOURCE, f"{file.download.where} row {record}", f"column {column!r}: {why}: {value!r}"
     )
 
@@ -345,7 +347,7 @@ def _analyses(
     analyses: dict[str, dict[str, Any]] = {}
     for file, found in zip(files, groups, strict=True):
         published = file.download.published_on
-        for code, text, _, total in found:
+        for code, text, total in found:
             analysis_id = f"hdx:{code}:{months[text]:%Y-%m}"
             known = analyses.get(analysis_id)
             if known is not None:
@@ -413,28 +415,21 @@ def _phases_select(
             "nullif(\"Level 1\", '')",
         ),
     }[file.level]
-    periods = " ".join(
-        f"when {staging.literal(k)} then {staging.literal(v)}" for k, v in PERIODS.items()
-    )
+    # A loaded row passed the checks: its numbers are those of its text.
     population, fraction = (
-        ('"Number"', "nullif(\"Percentage\", '')")
-        if text
-        else ('cast("Number" as double)', "cast(nullif(\"Percentage\", '') as double)")
+        ('"Number"', "nullif(\"Percentage\", '')") if text else ("people", "share")
     )
     return f"""
         select '{SOURCE}' as source, analysis_id, "Country" as country_iso3,
                '{file.level}' as level, {unit_id} as unit_id, {unit_name} as unit_name,
-               {parent} as parent_name, case lower("Validity period") {periods} end as period,
-               period_start, period_end,
+               {parent} as parent_name, period, period_start, period_end,
                case when day(period_start) = 1 and period_end = last_day(period_end)
                     then 'month' else 'day' end as period_granularity,
                "Phase" as phase, {population} as population, {fraction} as fraction,
                NULL as overall_phase, {staging.literal(file.download.fetch_id)} as fetch_id
         from (select *, 'hdx:' || "Country" || ':' || {month_ids}["Date of analysis"]
-                            as analysis_id,
-                     strptime("From", '%Y-%m-%d')::DATE as period_start,
-                     strptime("To", '%Y-%m-%d')::DATE as period_end
-              from ({file.rows(wanted, numbered=False)}))
+                            as analysis_id
+              from ({file.checked(wanted)}))
     """
 
 

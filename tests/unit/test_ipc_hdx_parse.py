@@ -196,15 +196,33 @@ def test_hxl_row_detection():
             "Date of analysis",
         ),
         ("May 2024,XXX,2251457,current,2024-05-01,2024-06-30,all,1,1.0", "row 3", "Country"),
+        (
+            "May 2024,PSE,n/a,current,2024-05-01,2024-06-30,all,1,1.0",
+            "row 3",
+            "'Total country population': not a number: 'n/a'",
+        ),
     ],
 )
 def test_bad_cells_name_file_row_and_column(tmp_path, row, where, detail):
-    """A malformed cell is a ParseError naming the resource, its record number and the column."""
+    """A malformed cell is a ParseError naming the resource, its record number and the column:
+    from the extract for the cells that name an analysis, else from loading the rows."""
     files = _files(NATIONAL_HEAD + NATIONAL_HXL + row + "\n")
     with pytest.raises(ParseError) as caught:
-        extract(replay_dir(tmp_path / "r", SLUG, files), "ipc_hdx")
+        frames(extract(replay_dir(tmp_path / "r", SLUG, files), "ipc_hdx"))
     message = str(caught.value)
     assert "ipc_global_national_long.csv" in message and where in message and detail in message
+
+
+def test_bad_cell_of_a_later_file_names_that_file(tmp_path):
+    """The rows of every file load in one query: a bad cell in the area file (read last) is
+    named by that file and its own record number, not by the files before it."""
+    area = AREA.replace("Rafah,first projection,2024-06-01", "Rafah,first projection,2024-06-31")
+    files = [*_files()[:3], File("ipc_global_area_long.csv", "CSV", area.encode())]
+    with pytest.raises(ParseError) as caught:
+        frames(extract(replay_dir(tmp_path / "r", SLUG, files), "ipc_hdx"))
+    message = str(caught.value)
+    assert "ipc_global_area_long.csv" in message and "national" not in message
+    assert "row 4" in message and "'From': not a YYYY-MM-DD date: '2024-06-31'" in message
 
 
 def test_missing_column_is_named(tmp_path):
