@@ -172,6 +172,17 @@ def test_a_page_without_flows_is_left_to_python(tmp_path):
         _python(paths)
 
 
+@pytest.mark.parametrize("separator", ["\n", " "], ids=["two lines", "one line"])
+def test_a_page_of_two_json_documents_is_left_to_python(tmp_path, separator):
+    """FTS sends a page as one JSON document: a body of two, on two lines or one, is not read
+    as two pages by DuckDB but refused by the Python reading."""
+    path = tmp_path / "page-0.json"
+    path.write_text(json.dumps(_page(FLOWS[:1])) + separator + json.dumps(_page(FLOWS[1:2])))
+    assert _staged([path], tmp_path) is None
+    with pytest.raises(json.JSONDecodeError, match="Extra data"):
+        _python([path])
+
+
 def test_meta_is_read_from_the_end_of_a_page_or_from_the_whole_page(tmp_path):
     """The nextLink found at the end of a page is the one json.loads finds, wherever meta is."""
     last = _page(FLOWS[:1], "https://api.hpc.tools/v1/public/fts/flow?page=2")
