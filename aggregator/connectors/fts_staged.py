@@ -427,7 +427,8 @@ class Stager:
 
 
 def _flows_sql(pages: list[Page]) -> str:
-    """SQL of the flows of ``pages``, one row each (``f``) with the file it came from."""
+    """SQL of the flows of ``pages``, one row each (``f``) with the file it came from and the
+    number of JSON documents in that file (``documents``)."""
     paths = sorted({p.path for p in pages})
     # FTS sends a page as one line of JSON. Read as such, a page costs a fifth less than with
     # the format detected; a page on several lines fails the read (the Python reading reads

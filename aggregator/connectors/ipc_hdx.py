@@ -140,9 +140,9 @@ class _File:
             f"select {cells}, ordinality + {self.first - 1} as _record from {read} with ordinality"
         )
 
-    def rows(self, wanted: list[str], *, numbered: bool) -> str:
-        """SQL of the rows to load, as trimmed text (numbered as ``read`` numbers them)."""
-        return f"select * from ({self.read(numbered=numbered)}) where {self.kept(wanted)}"
+    def numbered_rows(self, wanted: list[str]) -> str:
+        """SQL of the rows to load, as trimmed text, with ``_record`` (see ``read``)."""
+        return f"select * from ({self.read(numbered=True)}) where {self.kept(wanted)}"
 
     def checked(self, wanted: list[str]) -> str:
         """SQL of the rows to load, with the numbers that CHECKS read; a row that fails one
@@ -241,7 +241,7 @@ def _analyses_of(con: duckdb.DuckDBPyConnection, file: _File, wanted: list[str])
         found = con.execute(f"""
             select "Country", "Date of analysis", min(_record) as first,
                    case when {_whole(total)} then {total} end
-            from ({file.rows(wanted, numbered=True)})
+            from ({file.numbered_rows(wanted)})
             group by "Country", "Date of analysis"
             order by first
         """).fetchall()
@@ -309,7 +309,7 @@ def _failure_in(
         for column, _, failing in CHECKS
     )
     found = con.execute(
-        f"select {failures} from ({_figures(file.rows(wanted, numbered=True))})"
+        f"select {failures} from ({_figures(file.numbered_rows(wanted))})"
     ).fetchone()
     for i, (column, why, _) in enumerate(CHECKS):
         if found[2 * i] is not None:
